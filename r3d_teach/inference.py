@@ -1,0 +1,315 @@
+"""Multiplier bootstrap, uniform and pointwise bands, and tests (book chapter 5).
+
+The estimate is linear in the unit outcomes, m̂_±(q) = Σ_i w^±_i(q) Q_i(q), so its sampling
+error is approximated by the multiplier process (Van Dijcke 2025, eq. 14 and A-4.3; Chiang,
+Hsu and Sasaki 2019) with the finite-sample equivalent-kernel weights in place of the
+asymptotic ones (as R3D 0.1.0 does):
+
+    ν^±_b(q) = Σ_i ξ_ib w^±_i(q) ê^±_i(q),      ξ_ib iid N(0, 1),
+    sharp:  G_b(q) = ν^+_b(q) - ν^-_b(q),
+    fuzzy:  G_b(q) = [Δ_T (ν^+_b - ν^-_b)(q) - Δ_Y(q) (η^+_b - η^-_b)] / Δ_T²,
+
+with η the same process for the treatment regression (its own window and weights).
+Residuals ê are taken for **every** unit in the window (R3D 0.1.0 keeps only units with a
+positive weight, which drops about half the window) and are leverage-corrected by default
+(HC3: ê / (1 - ℓ_i)).
+
+All draws are one matrix product G = Ξ Φ with the stored influence matrix
+Φ_i(q) = w^+_i ê^+_i - w^-_i ê^-_i (n × M), computed in chunks of draws so memory stays bounded.
+Draw b uses the b-th block of n standard normals of the generator, so results do not depend
+on the chunk size.
+
+Band and tests share one critical-value rule, defined for every B:
+c = the ⌈(1-α)B⌉-th smallest of the sup statistics (``np.quantile(..., method="higher")``).
+
+* uniform band: τ̂(q) ± c with S_b = max_q |G_b(q)|;
+* pointwise band: τ̂(q) ± z_{1-α/2} sd_b(G_b(q));
+* nullity on a range R: T = max_R |τ̂|, S_b = max_R |G_b|;
+* homogeneity: T = max_R |τ̂ - τ̄_R|, S_b = max_R |G_b - Ḡ_b,R| (grid-weighted means);
+* p-value = (1 + #{S_b ≥ T}) / (1 + B);
+* centred Gini (sharp only): D̂ = Gini(m̂_+) - Gini(m̂_-),
+  D*_b = Gini(m̂_+ + ν^+_b) - Gini(m̂_- + ν^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B).
+
+Example
+-------
+>>> import numpy as np
+>>> from r3d_teach.inference import multiplier_bootstrap
+>>> q = np.array([0.25, 0.5, 0.75])
+>>> phi = np.array([[0.1, 0.1, 0.1], [-0.1, -0.1, -0.1]])   # two units' influence terms
+>>> xi = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]])        # n × B multipliers
+>>> out = multiplier_bootstrap(phi, np.zeros(3), q, multipliers=xi, alpha=0.5)
+>>> out.sup_stats.round(3).tolist(), round(out.crit_value, 3)
+[[0.1, 0.3, 0.05], 0.1]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .quantiles import grid_weights
+
+__all__ = [
+    "BootstrapResult",
+    "RESIDUAL_RULES",
+    "TESTS",
+    "bootstrap_residuals",
+    "nn_residuals",
+    "multiplier_bootstrap",
+    "critical_value",
+    "gini_from_quantiles",
+    "parse_test_ranges",
+]
+
+RESIDUAL_RULES = ("hc3", "hc2", "nn", "raw")
+TESTS = ("nullity", "homogeneity", "gini")
+
+
+def critical_value(stats: np.ndarray, alpha: float) -> float:
+    """(1 - α) critical value of bootstrap sup statistics: the ⌈(1-α)B⌉-th order statistic."""
+    return float(np.quantile(np.asarray(stats), 1.0 - alpha, method="higher"))
+
+
+def nn_residuals(xc: np.ndarray, Y: np.ndarray, side_mask: np.ndarray, J: int = 3) -> np.ndarray:
+    """Nearest-neighbour residuals (rdrobust's ``vce="nn"``): √(J/(J+1)) (Y_i - mean of the
+    J units nearest in X̃ on the same side).  Returns (n, M), 0 off-side."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    out = np.zeros_like(Y)
+    idx = np.flatnonzero(side_mask)
+    if idx.size <= J:
+        raise ValueError(f"residuals: 'nn' needs more than {J} units on each side")
+    order = idx[np.argsort(xc[idx], kind="stable")]
+    xs = xc[order]
+    ns = xs.size
+    offs = np.concatenate([np.arange(-J, 0), np.arange(1, J + 1)])
+    cand = np.arange(ns)[:, None] + offs[None, :]
+    valid = (cand >= 0) & (cand < ns)
+    candc = np.clip(cand, 0, ns - 1)
+    dist = np.where(valid, np.abs(xs[candc] - xs[:, None]), np.inf)
+    pick = np.take_along_axis(candc, np.argsort(dist, axis=1, kind="stable")[:, :J], axis=1)
+    Ys = Y[order]
+    out[order] = np.sqrt(J / (J + 1.0)) * (Ys - Ys[pick].mean(axis=1))
+    return out
+
+
+def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", xc=None, side_mask=None):
+    """Residuals ê_i(q) = Y_i(q) - fit_i(q) for every unit in the window, 0 elsewhere.
+
+    ``rule``: "hc3" ê/(1-ℓ) (default), "hc2" ê/√(1-ℓ), "raw", or "nn" (nearest neighbours,
+    needs ``xc`` and ``side_mask``).  ℓ is the leverage of the estimation fit.
+    """
+    if rule not in RESIDUAL_RULES:
+        raise ValueError(f"residuals: unknown rule {rule!r}; choose one of {RESIDUAL_RULES}")
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if rule == "nn":
+        e = nn_residuals(xc, Y, side_mask)
+        return np.where(in_window, e, 0.0)
+    e = np.where(in_window, Y - fitted, 0.0)
+    if rule == "raw":
+        return e
+    one_minus = 1.0 - leverage
+    ok = one_minus > 1e-10
+    scale = np.where(ok, one_minus, 1.0)
+    if rule == "hc2":
+        scale = np.sqrt(scale)
+    return np.where(ok, e / scale, e)
+
+
+def gini_from_quantiles(Q: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Gini coefficient of distributions given by quantile curves (last axis), as in R3D.
+
+    Extend the curve flat to q = 0 and q = 1, μ = ∫Q (trapezoid), Lorenz curve
+    L(p) = ∫_0^p Q / μ, Gini = 1 - 2 ∫_0^1 L, clipped to [0, 1]; NaN where μ ≤ 0.
+    """
+    q = np.asarray(quantiles, dtype=float)
+    Q = np.asarray(Q, dtype=float)
+    qq = np.concatenate([[0.0] if q[0] > 0 else [], q, [1.0] if q[-1] < 1 else []])
+    parts = []
+    if q[0] > 0:
+        parts.append(Q[..., :1])
+    parts.append(Q)
+    if q[-1] < 1:
+        parts.append(Q[..., -1:])
+    QQ = np.concatenate(parts, axis=-1)
+    dq = np.diff(qq)
+    seg = 0.5 * (QQ[..., 1:] + QQ[..., :-1]) * dq
+    cum = np.concatenate([np.zeros(QQ.shape[:-1] + (1,)), np.cumsum(seg, axis=-1)], axis=-1)
+    mu = cum[..., -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        L = cum / mu[..., None]
+        area = np.sum(0.5 * (L[..., 1:] + L[..., :-1]) * dq, axis=-1)
+        g = np.clip(1.0 - 2.0 * area, 0.0, 1.0)
+    return np.where(mu > 0, g, np.nan)
+
+
+def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, float]]:
+    """Normalise ``test_ranges`` to a list of (lo, hi) pairs of the grid.
+
+    None → the whole grid.  A pair (lo, hi) → one range; a longer increasing vector
+    (a, b, c) → consecutive ranges [a, b], [b, c] (R3D's convention); a list of pairs → those.
+    Each range must lie within the grid and contain at least two grid points.
+    """
+    q = np.asarray(quantiles, dtype=float)
+    if test_ranges is None:
+        return [(float(q[0]), float(q[-1]))]
+    items = list(test_ranges)
+    if items and np.ndim(items[0]) == 0:
+        items = [items]
+    out = []
+    for r in items:
+        v = np.asarray(r, dtype=float).ravel()
+        if v.size < 2 or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
+            raise ValueError(f"test_ranges: each range must be an increasing sequence of >= 2 levels, got {list(np.atleast_1d(r))}")
+        for lo, hi in zip(v[:-1], v[1:]):
+            tol = 1e-9
+            if lo < q[0] - tol or hi > q[-1] + tol:
+                raise ValueError(f"test_ranges: range [{lo:g}, {hi:g}] is outside the grid [{q[0]:g}, {q[-1]:g}]")
+            inside = (q >= lo - tol) & (q <= hi + tol)
+            if inside.sum() < 2:
+                raise ValueError(f"test_ranges: range [{lo:g}, {hi:g}] contains fewer than 2 grid points")
+            out.append((float(lo), float(hi)))
+    return out
+
+
+@dataclass
+class BootstrapResult:
+    """What the multiplier bootstrap returns (all on the scale of τ̂)."""
+
+    n_boot: int
+    alpha: float
+    crit_value: float
+    band_lower: np.ndarray
+    band_upper: np.ndarray
+    pointwise_lower: np.ndarray
+    pointwise_upper: np.ndarray
+    sd: np.ndarray
+    sup_stats: np.ndarray
+    tests: pd.DataFrame
+    draws: np.ndarray | None = field(default=None, repr=False)
+
+
+def _chunks(B: int, n: int, max_elems: int = 4_000_000):
+    size = max(1, min(B, max_elems // max(n, 1)))
+    for start in range(0, B, size):
+        yield start, min(B, start + size)
+
+
+def multiplier_bootstrap(
+    phi: np.ndarray,
+    tau: np.ndarray,
+    quantiles: np.ndarray,
+    *,
+    n_boot: int | None = None,
+    alpha: float = 0.05,
+    rng: np.random.Generator | None = None,
+    multipliers: np.ndarray | None = None,
+    tests: Sequence[str] = (),
+    test_ranges=None,
+    gini_parts: tuple | None = None,
+    keep_draws: int = 5_000_000,
+    progress: bool = False,
+) -> BootstrapResult:
+    """Run the multiplier bootstrap from the influence matrix ``phi`` (n × M).
+
+    Parameters
+    ----------
+    phi : (n, M) influence terms, G_b = Σ_i ξ_ib phi_i.
+    tau : (M,) the estimate the band is centred on.
+    n_boot : number of draws B (ignored when ``multipliers`` is given).
+    multipliers : optional (n, B) matrix of multipliers ξ (column b = draw b), for exact tests
+        or to reuse another program's draws.
+    tests : any of "nullity", "homogeneity", "gini".
+    gini_parts : (m_plus, m_minus, phi_plus, phi_minus), needed for the Gini test.
+    keep_draws : keep the (B, M) draws when B·M is at most this (for plots).
+    """
+    phi = np.asarray(phi, dtype=float)
+    tau = np.asarray(tau, dtype=float)
+    q = np.asarray(quantiles, dtype=float)
+    n, m = phi.shape
+    if multipliers is not None:
+        xi_all = np.asarray(multipliers, dtype=float)
+        if xi_all.ndim != 2 or xi_all.shape[0] != n:
+            raise ValueError(f"multipliers: must be an (n_units, B) matrix with n_units = {n}, got shape {xi_all.shape}")
+        if not np.all(np.isfinite(xi_all)):
+            raise ValueError("multipliers: contains NaN or inf")
+        B = xi_all.shape[1]
+    else:
+        B = int(n_boot or 0)
+        rng = rng if rng is not None else np.random.default_rng()
+    if B < 1:
+        raise ValueError("n_boot: the bootstrap needs at least one draw")
+    ranges = parse_test_ranges(test_ranges, q)
+    tests = tuple(tests)
+    gw = grid_weights(q)
+    masks = []
+    for lo, hi in ranges:
+        mk = (q >= lo - 1e-9) & (q <= hi + 1e-9)
+        masks.append((mk, gw[mk] / gw[mk].sum()))
+    sup = np.empty(B)
+    null_s = np.empty((len(ranges), B))
+    homo_s = np.empty((len(ranges), B))
+    gini_d = np.empty(B) if "gini" in tests else None
+    s1 = np.zeros(m)
+    s2 = np.zeros(m)
+    keep = B * m <= keep_draws
+    draws = np.empty((B, m)) if keep else None
+    if gini_d is not None:
+        m_plus, m_minus, phi_plus, phi_minus = gini_parts
+        d_hat = float(gini_from_quantiles(m_plus, q) - gini_from_quantiles(m_minus, q))
+    it = list(_chunks(B, n))
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="bootstrap", unit="chunk")
+    for a, b in it:
+        xi = xi_all[:, a:b].T if multipliers is not None else rng.standard_normal((b - a, n))
+        G = xi @ phi  # (chunk, M)
+        s1 += G.sum(axis=0)
+        s2 += (G**2).sum(axis=0)
+        sup[a:b] = np.abs(G).max(axis=1)
+        for r, (mk, wr) in enumerate(masks):
+            Gr = G[:, mk]
+            null_s[r, a:b] = np.abs(Gr).max(axis=1)
+            homo_s[r, a:b] = np.abs(Gr - (Gr @ wr)[:, None]).max(axis=1)
+        if gini_d is not None:
+            gp = gini_from_quantiles(m_plus[None, :] + xi @ phi_plus, q)
+            gm = gini_from_quantiles(m_minus[None, :] + xi @ phi_minus, q)
+            gini_d[a:b] = gp - gm - d_hat
+        if keep:
+            draws[a:b] = G
+    crit = critical_value(sup, alpha)
+    mean = s1 / B
+    var = (s2 - B * mean**2) / max(B - 1, 1)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    z = norm.ppf(1.0 - alpha / 2.0)
+    rows = []
+    for r, ((lo, hi), (mk, wr)) in enumerate(zip(ranges, masks)):
+        label = f"[{lo:g}, {hi:g}]"
+        if "nullity" in tests:
+            T = float(np.abs(tau[mk]).max())
+            S = null_s[r]
+            rows.append(("nullity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
+        if "homogeneity" in tests:
+            tr = tau[mk]
+            T = float(np.abs(tr - tr @ wr).max())
+            S = homo_s[r]
+            rows.append(("homogeneity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
+    if gini_d is not None:
+        T = abs(d_hat)
+        S = np.abs(gini_d[np.isfinite(gini_d)])
+        p = (1 + np.sum(S >= T)) / (1 + S.size) if S.size else np.nan
+        rows.append(("gini", f"[{q[0]:g}, {q[-1]:g}]", T, critical_value(S, alpha) if S.size else np.nan, p))
+    table = pd.DataFrame(rows, columns=["test", "range", "statistic", "critical_value", "p_value"])
+    return BootstrapResult(
+        n_boot=B, alpha=alpha, crit_value=crit,
+        band_lower=tau - crit, band_upper=tau + crit,
+        pointwise_lower=tau - z * sd, pointwise_upper=tau + z * sd,
+        sd=sd, sup_stats=sup, tests=table, draws=draws,
+    )
