@@ -161,11 +161,11 @@ def _ratio_to_h(num, den, n, s, h_min, h_max):
     return h
 
 
-def _integrate(v: np.ndarray, q: np.ndarray) -> float:
+def _integrate(v: np.ndarray, q: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=float)
     if q.size == 1:
-        return float(v[0])
-    return float(np.trapezoid(v, q))
+        return np.float64(v[0])
+    return np.float64(np.trapezoid(v, q))
 
 
 def bandwidth_from_matrix(
@@ -213,7 +213,9 @@ def bandwidth_from_matrix(
     for sd in SIDES:
         cB[sd], cV[sd] = bias_variance_constants(kernel, s, sd)
         cBd[sd], cVd[sd] = bias_variance_constants(kernel, s + 1, sd, coefficient=s + 1)
-    expo = 1.0 / (2 * s + 3)
+    # columns that do not vary at all (e.g. a quantile where every unit has the same value):
+    # their bias and variance are exactly 0, whatever rounding noise the fits leave
+    flat = np.ptp(Y, axis=0) <= 1e-12 * max(1.0, float(np.abs(Y).max()))
 
     # Step 2: rough pilot h0 from global polynomials of order s + 2
     Bg, Vg, Rg = {}, {}, np.zeros(Y.shape[1])
@@ -223,8 +225,8 @@ def bandwidth_from_matrix(
         Bg[sd] = cB[sd] * coef[s + 1]
         Vg[sd] = s2 * cV[sd] / f_hat
         Rg = Rg + 3.0 * cB[sd] ** 2 * var_b
-    num0 = Vg["+"] + Vg["-"]
-    den0 = (Bg["+"] - Bg["-"]) ** 2 + Rg
+    num0 = np.where(flat, 0.0, Vg["+"] + Vg["-"])
+    den0 = np.where(flat, 0.0, (Bg["+"] - Bg["-"]) ** 2 + Rg)
     if integ:
         h0 = float(_ratio_to_h(_integrate(num0, q), _integrate(den0, q), n, s, h_min, h_max))
     else:
@@ -235,10 +237,11 @@ def bandwidth_from_matrix(
     b, beta, var_beta = {}, {}, {}
     for sd in SIDES:
         coef, _, _, s2 = _global_poly(xc[masks[sd]], Y[masks[sd]], s + 3)
-        num_b = (2 * s + 3) * s2 * cVd[sd]
-        den_b = 2.0 * (cBd[sd] * coef[s + 2]) ** 2 * n * f_hat
+        num_b = np.where(flat, 0.0, (2 * s + 3) * s2 * cVd[sd])
+        den_b = np.where(flat, 0.0, 2.0 * (cBd[sd] * coef[s + 2]) ** 2 * n * f_hat)
         if integ:
             num_b, den_b = _integrate(num_b, q), _integrate(den_b, q)
+        num_b, den_b = np.asarray(num_b, dtype=float), np.asarray(den_b, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             bb = (num_b / den_b) ** (1.0 / (2 * s + 5))
         b_lo = min(_kth_nearest(absx[masks[sd]], s + 3) * 1.01, h_max)
@@ -262,8 +265,8 @@ def bandwidth_from_matrix(
     Bq = {sd: cB[sd] * beta[sd] for sd in SIDES}
     Vq = {sd: sigma2[sd] * cV[sd] / f_hat for sd in SIDES}
     R = 3.0 * sum(cB[sd] ** 2 * var_beta[sd] for sd in SIDES)
-    num = Vq["+"] + Vq["-"]
-    den = (Bq["+"] - Bq["-"]) ** 2 + R
+    num = np.where(flat, 0.0, Vq["+"] + Vq["-"])
+    den = np.where(flat, 0.0, (Bq["+"] - Bq["-"]) ** 2 + R)
     if integ:
         h_raw = float(_ratio_to_h(_integrate(num, q), _integrate(den, q), n, s, h_min, h_max))
     else:
