@@ -41,7 +41,7 @@ Example
 >>> xi = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]])        # n × B multipliers
 >>> out = multiplier_bootstrap(phi, np.zeros(3), q, multipliers=xi, alpha=0.5)
 >>> out.sup_stats.round(3).tolist(), round(out.crit_value, 3)
-[[0.1, 0.3, 0.05], 0.1]
+([0.1, 0.3, 0.05], 0.1)
 """
 from __future__ import annotations
 
