@@ -31,9 +31,19 @@ def check_running_variable(x, name: str = "x") -> np.ndarray:
     return arr
 
 
-def check_samples(y, name: str = "y") -> list[np.ndarray]:
-    if isinstance(y, np.ndarray) and y.ndim == 2:
-        y = list(y)
+def check_samples(y, name: str = "y"):
+    """Validate unit samples: a sequence of non-empty finite 1-D arrays, or an n × k matrix
+    (returned as is: every unit has k draws)."""
+    if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
+        Y = np.asarray(y, dtype=float)
+        if Y.shape[1] == 0:
+            raise ValueError(f"{name}: unit 0 has an empty sample")
+        finite = np.isfinite(Y).all(axis=1)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"{name}: unit {i} contains NaN or inf ({int((~np.isfinite(Y[i])).sum())} values); "
+                             "remove or impute them first (nothing is dropped silently)")
+        return Y
     if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
         raise TypeError(f"{name}: must be a sequence of 1-D arrays (one sample per unit)")
     out = []
@@ -44,20 +54,27 @@ def check_samples(y, name: str = "y") -> list[np.ndarray]:
             raise TypeError(f"{name}: unit {i} is not numeric") from None
         if a.size == 0:
             raise ValueError(f"{name}: unit {i} has an empty sample")
-        if not np.all(np.isfinite(a)):
+        out.append(a)
+    if out:
+        allv = np.concatenate(out)
+        bad = ~np.isfinite(allv)
+        if bad.any():
+            sizes = np.array([a.size for a in out])
+            i = int(np.searchsorted(np.cumsum(sizes), np.flatnonzero(bad)[0], side="right"))
             raise ValueError(
-                f"{name}: unit {i} contains NaN or inf ({int((~np.isfinite(a)).sum())} values); "
+                f"{name}: unit {i} contains NaN or inf ({int((~np.isfinite(out[i])).sum())} values); "
                 "remove or impute them first (nothing is dropped silently)"
             )
-        out.append(a)
     return out
 
 
-def check_unit_weights(weights, y: list[np.ndarray], name: str = "weights") -> list[np.ndarray]:
+def check_unit_weights(weights, y, name: str = "weights") -> list[np.ndarray]:
     if isinstance(weights, np.ndarray) and weights.ndim == 2:
         weights = list(weights)
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
         raise TypeError(f"{name}: must be a sequence of 1-D arrays, one per unit, shaped like y")
+    if isinstance(y, np.ndarray) and y.ndim == 2:
+        y = list(y)
     if len(weights) != len(y):
         raise ValueError(f"{name}: has {len(weights)} units but y has {len(y)}")
     out = []

@@ -249,16 +249,16 @@ def bandwidth_from_matrix(
         b[sd] = np.clip(bb, b_lo, h_max)
         fit = local_poly_fit(xc, Y, b[sd], s + 1, kernel, sd, labels=q)
         beta[sd] = fit.coefficient(s + 1)
-        e = np.where(fit.in_window, Y - fit.fitted(), 0.0)
-        a = fit.coefficient_weights(s + 1)
+        e = np.where(fit.k_active > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
+        a = fit.coefficient_weights_active(s + 1)
         var_beta[sd] = (a**2 * e**2).sum(axis=0)
 
     # Step 4: residual variance at the pilot h0 (order-s local fit, every unit in the window)
     sigma2 = {}
     for sd in SIDES:
         fit = local_poly_fit(xc, Y, h0, s, kernel, sd, labels=q)
-        e = np.where(fit.in_window, Y - fit.fitted(), 0.0)
-        kw = fit.kernel_weights
+        kw = fit.k_active
+        e = np.where(kw > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
         sigma2[sd] = (kw * e**2).sum(axis=0) / kw.sum(axis=0)
 
     # Step 5: plug-in with regularisation

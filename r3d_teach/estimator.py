@@ -26,7 +26,8 @@ import pandas as pd
 from . import _validate as V
 from .bandwidth import BandwidthSelection, bandwidth_from_matrix
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
-from .inference import RESIDUAL_RULES, TESTS, BootstrapResult, bootstrap_residuals, multiplier_bootstrap
+from .inference import (RESIDUAL_RULES, TESTS, BootstrapResult, bootstrap_residuals, multiplier_bootstrap,
+                        nn_residuals)
 from .locpoly import OneSidedFit, local_poly_fit, side_mask
 from .quantiles import QUANTILE_METHODS, unit_quantiles
 
@@ -420,29 +421,37 @@ def r3d(
     if n_boot == 0 and multipliers is None:
         return res
 
+    n = xv.size
     phi = {}
     for sd, fit in (("+", fit_p), ("-", fit_m)):
-        fitted = fit.fitted()
+        r = fit.rows
+        fitted = fit.fitted_active()
         if method == "frechet":
-            rows = np.flatnonzero(fit.in_window.any(axis=1))
-            fitted[rows] = isotonic_projection(fitted[rows], q)
-        e = bootstrap_residuals(Q, fitted, fit.leverage, fit.in_window, residuals, xc, side_mask(xc, sd))
-        phi[sd] = fit.weights * e
+            fitted = isotonic_projection(fitted, q)
+        nn = nn_residuals(xc, Q, side_mask(xc, sd))[r] if residuals == "nn" else None
+        e = bootstrap_residuals(Q[r], fitted, fit.lev_active, fit.k_active > 0, residuals, nn)
+        full = np.zeros((n, q.size))
+        full[r] = fit.w_active * e
+        phi[sd] = full
     Phi = phi["+"] - phi["-"]
+    active = [fit_p.rows, fit_m.rows]
     if fuzzy:
-        phit = []
-        for fit in (fits["T+"], fits["T-"]):
-            e = bootstrap_residuals(tv[:, None], fit.fitted(), fit.leverage, fit.in_window, residuals,
-                                    xc, side_mask(xc, fit.side))
-            phit.append((fit.weights * e)[:, 0])
-        phi_t = phit[0] - phit[1]
+        phi_t = np.zeros(n)
+        for sign, fit in ((1.0, fits["T+"]), (-1.0, fits["T-"])):
+            r = fit.rows
+            nn = nn_residuals(xc, tv, side_mask(xc, fit.side))[r] if residuals == "nn" else None
+            e = bootstrap_residuals(tv[r, None], fit.fitted_active(), fit.lev_active, fit.k_active > 0,
+                                    residuals, nn)
+            phi_t[r] += sign * (fit.w_active * e)[:, 0]
+            active.append(r)
         jump = first_stage["jump"]
         Phi = (jump * Phi - numerator[None, :] * phi_t[:, None]) / jump**2
+    rows = np.unique(np.concatenate(active))
     boot = multiplier_bootstrap(
-        Phi, tau, q, n_boot=n_boot, alpha=alpha, rng=_make_rng(seed), multipliers=multipliers,
+        Phi[rows], tau, q, n_boot=n_boot, alpha=alpha, rng=_make_rng(seed), multipliers=multipliers,
         tests=tests, test_ranges=test_ranges,
-        gini_parts=(plus, minus, phi["+"], phi["-"]) if "gini" in tests else None,
-        progress=progress,
+        gini_parts=(plus, minus, phi["+"][rows], phi["-"][rows]) if "gini" in tests else None,
+        progress=progress, rows=rows, n_units=n,
     )
     res.n_boot = boot.n_boot
     res.band_lower, res.band_upper, res.crit_value = boot.band_lower, boot.band_upper, boot.crit_value

@@ -16,8 +16,9 @@ positive weight, which drops about half the window) and are leverage-corrected b
 
 All draws are one matrix product G = Ξ Φ with the stored influence matrix
 Φ_i(q) = w^+_i ê^+_i - w^-_i ê^-_i (n × M), computed in chunks of draws so memory stays bounded.
-Draw b uses the b-th block of n standard normals of the generator, so results do not depend
-on the chunk size.
+Multipliers are drawn only for the units inside some window (the others have Φ_i = 0);
+draw b uses the b-th block of those standard normals, so results do not depend on the chunk
+size.
 
 Band and tests share one critical-value rule, defined for every B:
 c = ``np.quantile(S, 1 - α, method="higher")``, the (k+1)-th smallest sup statistic with
@@ -100,11 +101,12 @@ def nn_residuals(xc: np.ndarray, Y: np.ndarray, side_mask: np.ndarray, J: int = 
     return out
 
 
-def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", xc=None, side_mask=None):
+def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", nn=None):
     """Residuals ê_i(q) = Y_i(q) - fit_i(q) for every unit in the window, 0 elsewhere.
 
-    ``rule``: "hc3" ê/(1-ℓ) (default), "hc2" ê/√(1-ℓ), "raw", or "nn" (nearest neighbours,
-    needs ``xc`` and ``side_mask``).  ℓ is the leverage of the estimation fit.
+    ``rule``: "hc3" ê/(1-ℓ) (default), "hc2" ê/√(1-ℓ), "raw", or "nn" (then ``nn`` holds the
+    nearest-neighbour residuals of :func:`nn_residuals` for the same rows).  ℓ is the leverage
+    of the estimation fit.  All arrays share one shape (units × quantiles).
     """
     if rule not in RESIDUAL_RULES:
         raise ValueError(f"residuals: unknown rule {rule!r}; choose one of {RESIDUAL_RULES}")
@@ -112,8 +114,7 @@ def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", xc=No
     if Y.ndim == 1:
         Y = Y[:, None]
     if rule == "nn":
-        e = nn_residuals(xc, Y, side_mask)
-        return np.where(in_window, e, 0.0)
+        return np.where(in_window, nn, 0.0)
     e = np.where(in_window, Y - fitted, 0.0)
     if rule == "raw":
         return e
@@ -218,13 +219,18 @@ def multiplier_bootstrap(
     gini_parts: tuple | None = None,
     keep_draws: int = 5_000_000,
     progress: bool = False,
+    rows: np.ndarray | None = None,
+    n_units: int | None = None,
 ) -> BootstrapResult:
     """Run the multiplier bootstrap from the influence matrix ``phi`` (n × M).
 
     Parameters
     ----------
-    phi : (n, M) influence terms, G_b = Σ_i ξ_ib phi_i.
+    phi : (n, M) influence terms, G_b = Σ_i ξ_ib phi_i; or, with ``rows``, only the rows of
+        the units that can have a non-zero term (those inside some window).
     tau : (M,) the estimate the band is centred on.
+    rows : optional indices of the units ``phi``'s rows belong to (with ``n_units``); the
+        multipliers are then drawn for those units only (the others contribute nothing).
     n_boot : number of draws B (ignored when ``multipliers`` is given).
     multipliers : optional (n, B) matrix of multipliers ξ (column b = draw b), for exact tests
         or to reuse another program's draws.
@@ -236,12 +242,15 @@ def multiplier_bootstrap(
     tau = np.asarray(tau, dtype=float)
     q = np.asarray(quantiles, dtype=float)
     n, m = phi.shape
+    n_all = n if rows is None else int(n_units)
     if multipliers is not None:
         xi_all = np.asarray(multipliers, dtype=float)
-        if xi_all.ndim != 2 or xi_all.shape[0] != n:
-            raise ValueError(f"multipliers: must be an (n_units, B) matrix with n_units = {n}, got shape {xi_all.shape}")
+        if xi_all.ndim != 2 or xi_all.shape[0] != n_all:
+            raise ValueError(f"multipliers: must be an (n_units, B) matrix with n_units = {n_all}, got shape {xi_all.shape}")
         if not np.all(np.isfinite(xi_all)):
             raise ValueError("multipliers: contains NaN or inf")
+        if rows is not None:
+            xi_all = xi_all[rows]
         B = xi_all.shape[1]
     else:
         B = int(n_boot or 0)

@@ -55,27 +55,55 @@ def side_mask(xc: np.ndarray, side: str) -> np.ndarray:
 class OneSidedFit:
     """A one-sided local polynomial fit of M outcome columns at the cutoff.
 
+    Only units with a positive kernel weight for some column (the *active* rows) carry
+    information; the per-unit arrays are stored for those rows only (``rows``) and expanded
+    to n × M on request.
+
     Attributes
     ----------
     side : "+" or "-"
     p : order of the polynomial
     h : (M,) bandwidth of each column
     coef : (p + 1, M) coefficients α in the scaled basis u = X̃/h
-    weights : (n, M) equivalent-kernel (intercept) weights w_i(q); 0 off-side or outside
-    kernel_weights : (n, M) K(X̃_i/h) on this side, 0 elsewhere
-    leverage : (n, M) hat-matrix diagonal ℓ_i = K_i r_i'S⁻¹r_i
     xc : (n,) the centred running variable the fit used
+    rows : (n_a,) indices of the active units
+    sinv : S⁻¹, (p+1, p+1) for one bandwidth or (M, p+1, p+1)
+
+    Properties ``weights`` (equivalent-kernel weights w_i(q)), ``kernel_weights`` (K(X̃_i/h) on
+    this side) and ``leverage`` (ℓ_i = K_i r_i'S⁻¹r_i) are (n, M), zero outside the window.
     """
 
     side: str
     p: int
     h: np.ndarray
     coef: np.ndarray
-    weights: np.ndarray
-    kernel_weights: np.ndarray
-    leverage: np.ndarray
     xc: np.ndarray
-    sinv: np.ndarray = field(repr=False, default=None)  # S⁻¹: (p+1, p+1) or (M, p+1, p+1)
+    rows: np.ndarray
+    sinv: np.ndarray = field(repr=False)
+    k_active: np.ndarray = field(repr=False)  # (n_a, M) or (n_a, 1) kernel weights
+    w_active: np.ndarray = field(repr=False)  # equivalent-kernel weights on the active rows
+    lev_active: np.ndarray = field(repr=False)
+
+    @property
+    def n_columns(self) -> int:
+        return self.coef.shape[1]
+
+    def _full(self, a: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.xc.size, self.n_columns))
+        out[self.rows] = a
+        return out
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._full(self.w_active)
+
+    @property
+    def kernel_weights(self) -> np.ndarray:
+        return self._full(self.k_active)
+
+    @property
+    def leverage(self) -> np.ndarray:
+        return self._full(self.lev_active)
 
     @property
     def intercept(self) -> np.ndarray:
@@ -91,25 +119,32 @@ class OneSidedFit:
         """Unscaled coefficient β_k = α_k / h^k of X̃^k (so m^{(k)}(0) = k! β_k)."""
         return self.coef[k] / self.h**k
 
-    def coefficient_weights(self, k: int) -> np.ndarray:
-        """(n, M) weights a_i with β̂_k = Σ_i a_i Y_i: a_i = K_i r_i'S⁻¹e_k / h^k.
+    def _powers(self, rows) -> np.ndarray:
+        u = self.xc[rows, None] / self.h[None, :]
+        return u[..., None] ** np.arange(self.p + 1)  # (r, M, p+1)
 
-        ``k = 0`` gives the equivalent-kernel weights.  Used for sandwich variances,
-        Var(β̂_k) ≈ Σ_i a_i² ê_i².
-        """
-        u = self.xc[:, None] / self.h[None, :]
-        powers = u[..., None] ** np.arange(self.p + 1)
+    def coefficient_weights_active(self, k: int) -> np.ndarray:
+        """(n_a, M) weights a_i on the active rows with β̂_k = Σ_i a_i Y_i:
+        a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights)."""
+        P = self._powers(self.rows)
         if self.sinv.ndim == 2:
-            col = np.einsum("nmj,j->nm", powers, self.sinv[:, k])
+            col = P @ self.sinv[:, k]
         else:
-            col = np.einsum("nmj,mj->nm", powers, self.sinv[:, :, k])
-        return self.kernel_weights * col / self.h[None, :] ** k
+            col = np.einsum("nmj,mj->nm", P, self.sinv[:, :, k])
+        return self.k_active * col / self.h[None, :] ** k
+
+    def coefficient_weights(self, k: int) -> np.ndarray:
+        """(n, M) version of :meth:`coefficient_weights_active` (zero off the window).
+        Used for sandwich variances, Var(β̂_k) ≈ Σ_i a_i² ê_i²."""
+        return self._full(self.coefficient_weights_active(k))
+
+    def fitted_active(self) -> np.ndarray:
+        """(n_a, M) fitted values r_p(X̃_i/h)'α̂ at the active units."""
+        return np.einsum("nmk,km->nm", self._powers(self.rows), self.coef)
 
     def fitted(self) -> np.ndarray:
         """(n, M) fitted values r_p(X̃_i/h)'α̂ at every unit's own X̃ (all units)."""
-        u = self.xc[:, None] / self.h[None, :]
-        powers = u[..., None] ** np.arange(self.p + 1)
-        return np.einsum("nmk,km->nm", powers, self.coef)
+        return np.einsum("nmk,km->nm", self._powers(slice(None)), self.coef)
 
 
 def _singular_message(side, count, p, col, h, labels):
@@ -156,38 +191,44 @@ def local_poly_fit(
     hv = np.broadcast_to(np.asarray(h, dtype=float), (m,)).copy()
     on_side = side_mask(xc, side)
     pw = np.arange(p + 1)
+    # active rows: on this side and inside the widest window
+    rows = np.flatnonzero(on_side & (np.abs(xc) <= hv.max()))
+    xa = xc[rows]
+    Ya = Y[rows]
     if np.all(hv == hv[0]):
-        u = xc / hv[0]
-        kw = K(u) * on_side
+        u = xa / hv[0]
+        kw = K(u)
         cnt = int((kw > 0).sum())
         if cnt < p + 1:
             raise ValueError(_singular_message(side, cnt, p, 0, hv[0], None))
-        R = u[:, None] ** pw  # (n, p+1)
+        R = u[:, None] ** pw  # (n_a, p+1)
         S = R.T @ (kw[:, None] * R)
         _check_condition(S[None], side, p, hv, labels, cnt)
         Sinv = np.linalg.inv(S)
-        coef = Sinv @ (R.T @ (kw[:, None] * Y))  # (p+1, M)
-        w = kw * (R @ Sinv[:, 0])
-        lev = kw * np.einsum("nj,jk,nk->n", R, Sinv, R)
-        weights = np.repeat(w[:, None], m, axis=1)
-        kern = np.repeat(kw[:, None], m, axis=1)
-        leverage = np.repeat(lev[:, None], m, axis=1)
+        coef = Sinv @ ((kw[:, None] * R).T @ Ya)  # (p+1, M)
+        RS = R @ Sinv
+        k_a = kw[:, None]
+        w_a = (kw * RS[:, 0])[:, None]
+        lev_a = (kw * np.sum(RS * R, axis=1))[:, None]
+        k_a, w_a, lev_a = (np.broadcast_to(a, (rows.size, m)) for a in (k_a, w_a, lev_a))
     else:
-        u = xc[:, None] / hv[None, :]
-        kern = K(u) * on_side[:, None]
-        cnt = (kern > 0).sum(axis=0)
+        u = xa[:, None] / hv[None, :]
+        k_a = K(u)
+        cnt = (k_a > 0).sum(axis=0)
         if (cnt < p + 1).any():
             j = int(np.argmin(cnt))
             raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
-        R = u[..., None] ** pw  # (n, M, p+1)
-        S = np.einsum("nm,nmj,nmk->mjk", kern, R, R)
+        R = u[..., None] ** pw  # (n_a, M, p+1)
+        KR = k_a[..., None] * R
+        S = np.einsum("nmj,nmk->mjk", KR, R)
         _check_condition(S, side, p, hv, labels, cnt)
         Sinv = np.linalg.inv(S)
-        coef = np.einsum("mjk,nmk,nm->jm", Sinv, R, kern * Y)
-        weights = kern * np.einsum("nmk,mk->nm", R, Sinv[:, :, 0])
-        leverage = kern * np.einsum("nmj,mjk,nmk->nm", R, Sinv, R)
-    return OneSidedFit(side=side, p=p, h=hv, coef=coef, weights=weights,
-                       kernel_weights=kern, leverage=leverage, xc=xc, sinv=Sinv)
+        coef = np.einsum("mjk,nmk->jm", Sinv, KR * Ya[..., None])
+        RS = np.einsum("nmj,mjk->nmk", R, Sinv)
+        w_a = k_a * RS[..., 0]
+        lev_a = k_a * np.sum(RS * R, axis=2)
+    return OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
+                       k_active=k_a, w_active=w_a, lev_active=lev_a)
 
 
 def _check_condition(S, side, p, hv, labels, cnt):

@@ -58,13 +58,29 @@ def _concat(y: Sequence[np.ndarray]):
 
 
 def _sorted_by_unit(y: Sequence[np.ndarray], w: Sequence[np.ndarray] | None):
+    """Concatenate the samples and sort each unit's block (weights follow their values).
+
+    Sorting is done on a padded n × k_max matrix (fast, row-wise) unless the sizes are so
+    unequal that padding would waste memory; then one lexicographic sort is used.
+    """
     vals, unit, sizes, starts = _concat(y)
+    ws = np.concatenate([np.asarray(v, dtype=float).ravel() for v in w]) if w is not None else None
+    n = sizes.size
+    kmax = int(sizes.max()) if n else 0
+    if n and n * kmax <= 4 * vals.size + 1_000_000:
+        mask = np.arange(kmax)[None, :] < sizes[:, None]
+        P = np.full((n, kmax), np.inf)
+        P[mask] = vals
+        if ws is None:
+            P.sort(axis=1)
+            return P[mask], None, unit, sizes, starts
+        order = np.argsort(P, axis=1, kind="stable")
+        Wp = np.zeros((n, kmax))
+        Wp[mask] = ws
+        return (np.take_along_axis(P, order, axis=1)[mask],
+                np.take_along_axis(Wp, order, axis=1)[mask], unit, sizes, starts)
     order = np.lexsort((vals, unit))  # by unit, then by value
-    vals = vals[order]
-    ws = None
-    if w is not None:
-        ws = np.concatenate([np.asarray(v, dtype=float).ravel() for v in w])[order]
-    return vals, ws, unit, sizes, starts
+    return vals[order], (ws[order] if ws is not None else None), unit, sizes, starts
 
 
 def _quantiles_unweighted(vals, sizes, starts, q, method):
@@ -169,6 +185,8 @@ def unit_quantiles(
     if method not in QUANTILE_METHODS:
         raise ValueError(f"quantile_method: unknown method {method!r}; choose one of {QUANTILE_METHODS}")
     q = check_quantile_grid(quantiles)
+    if weights is None and isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
+        return _quantiles_matrix(y, q, method)
     y = check_samples(y, "y")
     if weights is not None:
         weights = check_unit_weights(weights, y)
@@ -226,3 +244,19 @@ def barycenter(Q: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         return Q.mean(axis=0)
     w = np.asarray(weights, dtype=float)
     return (w[:, None] * Q).sum(axis=0) / w.sum()
+
+
+def _quantiles_matrix(Y: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
+    """Fast path: every unit has the same number of draws (an n × k matrix)."""
+    Y = np.asarray(Y, dtype=float)
+    n, k = Y.shape
+    if k == 0:
+        raise ValueError("y: unit 0 has an empty sample")
+    finite = np.isfinite(Y).all(axis=1)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"y: unit {i} contains NaN or inf ({int((~np.isfinite(Y[i])).sum())} values); "
+                         "remove or impute them first (nothing is dropped silently)")
+    vals = np.sort(Y, axis=1).ravel()
+    sizes = np.full(n, k, dtype=np.int64)
+    return _quantiles_unweighted(vals, sizes, np.arange(n, dtype=np.int64) * k, q, method)

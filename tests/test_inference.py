@@ -113,6 +113,7 @@ def test_residual_rules():
     np.testing.assert_allclose(bootstrap_residuals(e, fitted, lev, win, "raw"), [[1], [2], [0]])
     np.testing.assert_allclose(bootstrap_residuals(e, fitted, lev, win, "hc3"), [[2], [2], [0]])
     np.testing.assert_allclose(bootstrap_residuals(e, fitted, lev, win, "hc2"), [[np.sqrt(2)], [2], [0]])
+    np.testing.assert_allclose(bootstrap_residuals(e, fitted, lev, win, "nn", nn=e * 10), [[10], [20], [0]])
     x = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     y = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
     r = nn_residuals(x, y, np.ones(5, bool), J=3)

@@ -40,6 +40,7 @@ for ds in ("sharp_mean", "hetero_scale", "fuzzy"):
             keep["tests"] = [{k: t[k] for k in ("test", "range_label", "test_stat", "p_value")} for t in d["tests"]]
         else:
             keep = {"bandwidths": d["bandwidths"], "config": {k: d["config"][k] for k in ("method", "p", "kernel_fun", "fuzzy")}}
+        keep["timing_sec"] = d["timing_sec"]
         outputs[key] = keep
 xi = pd.read_csv(f"{src}/r3d_0.1.0/xi_n200_B500_seed12345.csv.gz", header=None).to_numpy()
 arrays["xi_first100"] = xi[:, :100]
