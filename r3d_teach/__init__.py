@@ -10,6 +10,7 @@ average quantile treatment effect).
 from .bandwidth import BandwidthSelection, select_bandwidth
 from .estimator import R3DResult, r3d
 from .quantiles import barycenter, unit_quantiles, wasserstein2
+from . import datasets, simulate, baselines  # noqa: E402  (namespaces: r3d_teach.datasets, ...)
 
 __version__ = "0.1.0"
 
@@ -21,4 +22,7 @@ __all__ = [
     "BandwidthSelection",
     "wasserstein2",
     "barycenter",
+    "datasets",
+    "simulate",
+    "baselines",
 ]

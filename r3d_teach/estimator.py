@@ -27,7 +27,7 @@ from . import _validate as V
 from .bandwidth import BandwidthSelection, bandwidth_from_matrix
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
 from .inference import (RESIDUAL_RULES, TESTS, BootstrapResult, bootstrap_residuals, multiplier_bootstrap,
-                        nn_residuals)
+                        nn_residuals, parse_test_ranges)
 from .locpoly import OneSidedFit, local_poly_fit, side_mask
 from .quantiles import QUANTILE_METHODS, unit_quantiles
 
@@ -364,8 +364,7 @@ def r3d(
         weights = V.check_unit_weights(weights, ys)
     if multipliers is not None:
         multipliers = np.asarray(multipliers, dtype=float)
-    if n_boot == 0 and multipliers is None and test_ranges is not None:
-        V.check_quantile_grid(q)  # nothing else to do; ranges are only used with a bootstrap
+    parse_test_ranges(test_ranges, q)  # validate early, even when no bootstrap is run
     h_num, h_den = _check_h(h, method, q.size, fuzzy)
 
     Q = unit_quantiles(ys, q, weights=weights, method=quantile_method)

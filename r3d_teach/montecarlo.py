@@ -304,6 +304,8 @@ def _check_args(designs, ns, methods, n_obs, reps, n_boot, data):
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"methods: unknown method {m!r}; choose from {METHODS}")
+    if "qrd" in methods and "fuzzy" in designs:
+        raise ValueError("methods: 'qrd' (sharp pooled quantile RD) cannot run on the fuzzy design")
     if not ns or any(int(n) < 10 for n in ns):
         raise ValueError("ns: need at least one sample size, each >= 10")
     if n_obs is not None and (isinstance(n_obs, bool) or not isinstance(n_obs, (int, np.integer)) or n_obs < 1):
@@ -511,7 +513,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", choices=["quantiles", "samples"], default="quantiles")
     ap.add_argument("--no-shift-shortcut", action="store_true")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--summarize", action="store_true",
+                    help="only print the summaries of --out (no new runs)")
     a = ap.parse_args(argv)
+    if a.summarize:
+        df = pd.read_csv(a.out)
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(summarize(df).round(3).to_string(index=False))
+            for d in sorted(df["design"].unique()):
+                print(f"\n{d}: acceptance probabilities in % (paper's Table 2 layout)")
+                print(paper_table(df, d).round(2).to_string())
+        return 0
     t0 = time.time()
     df = run_study(a.design, a.n, methods=a.methods, deltas=a.deltas, reps=a.reps, n_boot=a.boot,
                    n_obs=a.n_obs, quantiles=a.quantiles, alpha=a.alpha, base_seed=a.seed, out=a.out,
