@@ -27,7 +27,7 @@ from . import _validate as V
 from .bandwidth import BandwidthSelection, bandwidth_from_matrix
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
 from .inference import (RESIDUAL_RULES, TESTS, BootstrapResult, bootstrap_residuals, multiplier_bootstrap,
-                        nn_residuals, parse_test_ranges)
+                        nn_residuals, parse_test_ranges, gini_from_quantiles)
 from .locpoly import OneSidedFit, local_poly_fit, side_mask
 from .quantiles import QUANTILE_METHODS, unit_quantiles
 
@@ -420,6 +420,13 @@ def r3d(
     if n_boot == 0 and multipliers is None:
         return res
 
+    if "gini" in tests:
+        for side, curve in (("right", plus), ("left", minus)):
+            if not np.isfinite(gini_from_quantiles(curve, q)):
+                raise ValueError(
+                    f"tests: the Gini test needs a distribution with a positive mean, but the {side} "
+                    "boundary quantile function integrates to a non-positive value (shift the outcome "
+                    "or drop 'gini')")
     n = xv.size
     phi = {}
     for sd, fit in (("+", fit_p), ("-", fit_m)):

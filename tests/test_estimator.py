@@ -216,6 +216,8 @@ def test_bad_data(small):
         r3d(x, y, weights=w)
     with pytest.raises(ValueError, match="treatment: the first stage .* essentially zero"):
         r3d(x, y, treatment=np.ones(80), h=(0.8, 0.8))
+    with pytest.raises(ValueError, match="tests: the Gini test needs a distribution with a positive mean"):
+        r3d(x, [v - 100.0 for v in y], tests=("gini",), n_boot=10, seed=0)
     with pytest.raises(ValueError, match="tests: the Gini test is defined for sharp designs only"):
         r3d(x, y, treatment=(x >= 0).astype(float), tests=("gini",))
 
