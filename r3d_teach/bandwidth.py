@@ -168,6 +168,13 @@ def _integrate(v: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.float64(np.trapezoid(v, q))
 
 
+def _plugin(num, den, q, n, s, h_min, h_max, integ):
+    """The (I)MSE plug-in: per column, or with numerator and denominator integrated over q."""
+    if integ:
+        return float(_ratio_to_h(_integrate(num, q), _integrate(den, q), n, s, h_min, h_max))
+    return _ratio_to_h(num, den, n, s, h_min, h_max)
+
+
 def bandwidth_from_matrix(
     xc: np.ndarray,
     Y: np.ndarray,
@@ -227,11 +234,7 @@ def bandwidth_from_matrix(
         Rg = Rg + 3.0 * cB[sd] ** 2 * var_b
     num0 = np.where(flat, 0.0, Vg["+"] + Vg["-"])
     den0 = np.where(flat, 0.0, (Bg["+"] - Bg["-"]) ** 2 + Rg)
-    if integ:
-        h0 = float(_ratio_to_h(_integrate(num0, q), _integrate(den0, q), n, s, h_min, h_max))
-    else:
-        h0 = _ratio_to_h(num0, den0, n, s, h_min, h_max)
-    h0 = np.clip(h0, h_min, h_max)
+    h0 = np.clip(_plugin(num0, den0, q, n, s, h_min, h_max, integ), h_min, h_max)
 
     # Step 3: derivative-rate pilot b and the (s+1)-th coefficient from an order s+1 local fit
     b, beta, var_beta = {}, {}, {}
@@ -267,10 +270,7 @@ def bandwidth_from_matrix(
     R = 3.0 * sum(cB[sd] ** 2 * var_beta[sd] for sd in SIDES)
     num = np.where(flat, 0.0, Vq["+"] + Vq["-"])
     den = np.where(flat, 0.0, (Bq["+"] - Bq["-"]) ** 2 + R)
-    if integ:
-        h_raw = float(_ratio_to_h(_integrate(num, q), _integrate(den, q), n, s, h_min, h_max))
-    else:
-        h_raw = _ratio_to_h(num, den, n, s, h_min, h_max)
+    h_raw = _plugin(num, den, q, n, s, h_min, h_max, integ)
     factor = n ** (-s / ((2 * s + 3) * (s + 3))) if coverage_correction else 1.0
     h = np.clip(np.asarray(h_raw) * factor, h_min, h_max)
     hr = np.atleast_1d(np.asarray(h_raw) * factor)

@@ -146,7 +146,8 @@ def _quantiles_weighted(vals, ws, unit, sizes, starts, q, method):
         zlo = vals[starts[:, None] + jlo]
         zhi = vals[starts[:, None] + jhi]
         return (1.0 - frac) * zlo + frac * zhi
-    j = _first_reaching(cum, unit, k[:, None] * q[None, :])
+    kq = k[:, None] * q[None, :]  # same rounding guard as the unweighted inverse EDF
+    j = _first_reaching(cum, unit, kq - 1e-10 * np.maximum(kq, 1.0))
     return vals[starts[:, None] + j]
 
 

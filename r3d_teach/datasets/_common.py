@@ -97,32 +97,6 @@ OUTPUT_COLUMNS = [
     "non_dr_winner", "louisiana_system", "source",
 ]
 
-_TIE_TOL = 1e-10
-
-
-def _sorted_cdf(df: pd.DataFrame, unit: str, y: str, w: str | None):
-    """Sort by (unit, y); return codes, sorted y, the within-unit weighted EDF and unit labels."""
-    codes, labels = pd.factorize(df[unit], sort=True)
-    yv = df[y].to_numpy(dtype=float)
-    wv = np.ones(len(df)) if w is None else df[w].to_numpy(dtype=float)
-    if np.any(~np.isfinite(yv)):
-        raise ValueError(f"column {y!r} has missing or infinite values")
-    if np.any(~np.isfinite(wv)) or np.any(wv < 0):
-        raise ValueError(f"column {w!r} must hold finite, non-negative weights")
-    order = np.lexsort((yv, codes))
-    c, ys, ws = codes[order], yv[order], wv[order]
-    cw = np.cumsum(ws)
-    starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
-    ends = np.r_[starts[1:], len(c)] - 1
-    before = np.r_[0.0, cw][starts]  # cumulative weight before each unit
-    total = cw[ends] - before
-    if np.any(total <= 0):
-        raise ValueError(f"every unit needs a positive total weight in column {w!r}")
-    cdf = (cw - np.repeat(before, ends - starts + 1)) / np.repeat(total, ends - starts + 1)
-    cdf[ends] = 1.0
-    return order, c, ys, cdf, labels, starts
-
-
 def weighted_unit_quantiles(
     df: pd.DataFrame,
     q: Sequence[float] | np.ndarray = PAPER_GRID,
@@ -131,27 +105,48 @@ def weighted_unit_quantiles(
     y: str = "y",
     w: str | None = "w",
 ) -> pd.DataFrame:
-    """Weighted inverse-EDF ("type 1") quantiles of ``y`` within each unit.
+    """Weighted inverse-EDF ("type 1") quantiles of ``y`` within each unit, for a long DataFrame.
 
     :math:`\\hat Q_i(q) = \\min\\{y : \\hat F_i(y) \\ge q\\}` with
-    :math:`\\hat F_i(y) = \\sum_j w_{ij} 1\\{y_{ij} \\le y\\} / \\sum_j w_{ij}`; comparisons use a
-    relative tolerance of 1e-10 so that e.g. 19 of 20 equal weights count as exactly 0.95.
-    Returns a units × q DataFrame (index = unit labels, columns = q).  The estimator has its own
-    quantile code; this one is what the datasets use for winsorising and calibration checks.
+    :math:`\\hat F_i(y) = \\sum_j w_{ij} 1\\{y_{ij} \\le y\\} / \\sum_j w_{ij}`, computed by the
+    estimator's own routine (:func:`r3d_teach.unit_quantiles` with ``method="inverted_cdf"``);
+    levels 0 and 1 give each unit's minimum and maximum.  Returns a units × q DataFrame
+    (index = unit labels, sorted; columns = q).  The datasets use it for winsorising and
+    calibration checks.
 
     >>> d = pd.DataFrame({"unit": ["a"] * 4, "y": [4.0, 1.0, 3.0, 2.0], "w": [1, 1, 1, 1]})
     >>> weighted_unit_quantiles(d, [0.25, 0.26, 0.5, 1.0]).values.tolist()
     [[1.0, 2.0, 2.0, 4.0]]
     """
+    from ..quantiles import unit_quantiles
+
     qs = np.asarray(q, dtype=float).ravel()
-    if qs.size == 0 or np.any((qs < 0) | (qs > 1)):
+    if qs.size == 0 or np.any(~np.isfinite(qs)) or np.any((qs < 0) | (qs > 1)):
         raise ValueError("q must be non-empty probabilities in [0, 1]")
-    _, c, ys, cdf, labels, starts = _sorted_cdf(df, unit, y, w)
-    key = c + cdf  # increasing: unit code + within-unit EDF in (0, 1]
-    target = np.arange(len(labels))[:, None] + np.maximum(qs[None, :] - _TIE_TOL, 0.0)
-    idx = np.searchsorted(key, target.ravel(), side="left").reshape(target.shape)
-    idx = np.maximum(idx, starts[:, None])  # q = 0 -> the unit's minimum
-    return pd.DataFrame(ys[idx], index=pd.Index(labels, name=unit), columns=qs)
+    yv = df[y].to_numpy(dtype=float)
+    if np.any(~np.isfinite(yv)):
+        raise ValueError(f"column {y!r} has missing or infinite values")
+    wv = None if w is None else df[w].to_numpy(dtype=float)
+    if wv is not None and (np.any(~np.isfinite(wv)) or np.any(wv < 0)):
+        raise ValueError(f"column {w!r} must hold finite, non-negative weights")
+    codes, labels = pd.factorize(df[unit], sort=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    ys = np.split(yv[order], bounds)
+    ws = None if wv is None else np.split(wv[order], bounds)
+    if ws is not None and any(v.sum() <= 0 for v in ws):
+        raise ValueError(f"every unit needs a positive total weight in column {w!r}")
+    out = np.empty((len(ys), qs.size))
+    inner = (qs > 0) & (qs < 1)
+    if inner.any():
+        uq, inv = np.unique(qs[inner], return_inverse=True)
+        out[:, inner] = unit_quantiles(ys, uq, weights=ws, method="inverted_cdf")[:, inv]
+    if (~inner).any():
+        lo = np.array([v.min() for v in ys])
+        hi = np.array([v.max() for v in ys])
+        out[:, qs <= 0] = lo[:, None]
+        out[:, qs >= 1] = hi[:, None]
+    return pd.DataFrame(out, index=pd.Index(labels, name=unit), columns=qs)
 
 
 def winsorize_within_units(
