@@ -22,8 +22,9 @@ size.
 
 Band and tests share one critical-value rule, defined for every B:
 c = ``np.quantile(S, 1 - α, method="higher")``, the (k+1)-th smallest sup statistic with
-k = ⌈(1-α)(B-1)⌉ (for B = 500, α = .05 the 476th, the same draw R3D 0.1.0's band rule
-⌈(1-α)(B+1)⌉ picks; R's rule has no value when B < 19 at α = .05, this one always has).
+k = ⌈(1-α)(B-1)⌉.  R3D 0.1.0's band rule takes the ⌈(1-α)(B+1)⌉-th: the same draw or one
+rank higher (the same for B = 500 at α = .05: the 476th); R's rule has no value when
+B < 19 at α = .05, this one always has.
 
 * uniform band: τ̂(q) ± c with S_b = max_q |G_b(q)|;
 * pointwise band: τ̂(q) ± z_{1-α/2} sd_b(G_b(q));

@@ -102,7 +102,8 @@ def binned_quantile_means(x, Q, cutoff: float = 0.0, n_bins: int = 20):
 
 
 def rd_plot(x, y=None, *, Q=None, quantiles: Sequence[float] = (0.1, 0.5, 0.9), cutoff: float = 0.0,
-            n_bins: int = 20, p: int = 2, weights=None, ax=None):
+            n_bins: int = 20, p: int = 2, weights=None, ax=None,
+            title: str | None = "R3D plot: binned average quantiles"):
     """The "R3D plot" (Van Dijcke 2025, Fig. 1): for a few levels q, the average unit quantile
     within bins of the running variable, with a global polynomial of order ``p`` fitted to the
     units on each side of the cutoff.
@@ -135,6 +136,7 @@ def rd_plot(x, y=None, *, Q=None, quantiles: Sequence[float] = (0.1, 0.5, 0.9), 
     ax.axvline(cutoff, color="0.4", lw=1, ls="--")
     ax.set_xlabel("running variable x")
     ax.set_ylabel("average unit quantile")
-    ax.set_title("R3D plot: binned average quantiles")
+    if title:
+        ax.set_title(title)
     ax.legend(frameon=False, fontsize=8)
     return ax

@@ -241,3 +241,14 @@ def test_result_methods(small, capsys):
     assert res.n_left + res.n_right <= res.n_units
     K = get_kernel("triangular")
     assert res.n_right == int((K((x - 0) / res.h)[x >= 0] > 0).sum())
+
+
+def test_defaults_triangular_kernel_and_two_tests(small):
+    """R3D 0.1.0 defaults to Epanechnikov (its docs say triangular) and runs three tests when
+    `test` is omitted; ours: triangular, and only nullity + homogeneity."""
+    x, y = small
+    d = r3d(x, y, quantiles=Q9, h=0.7, n_boot=20, seed=0)
+    np.testing.assert_array_equal(d.tau, r3d(x, y, quantiles=Q9, h=0.7, kernel="triangular").tau)
+    assert not np.allclose(d.tau, r3d(x, y, quantiles=Q9, h=0.7, kernel="epanechnikov").tau)
+    assert d.kernel == "triangular" and d.method == "frechet" and d.p == 2
+    assert d.tests.test.tolist() == ["nullity", "homogeneity"]
