@@ -47,7 +47,7 @@ class R3DResult:
     the grid when h varies), ``band_lower`` / ``band_upper`` / ``crit_value`` (uniform band, when
     bootstrapped), ``pointwise_lower`` / ``pointwise_upper``, ``tests`` (DataFrame: test, range,
     statistic, critical_value, p_value) and ``first_stage`` (fuzzy: dict with plus, minus, jump,
-    h_den).
+    its standard error se = √Σφ_T,i², h_den).
     """
 
     quantiles: np.ndarray
@@ -401,11 +401,22 @@ def r3d(
         if not np.isfinite(jump) or abs(jump) < FIRST_STAGE_MIN:
             raise ValueError(f"treatment: the first stage (jump in P(T=1) at the cutoff) is {jump:.3g}, "
                              "essentially zero; the fuzzy ratio is not identified")
-        if abs(jump) < 0.1:
-            warnings.warn(f"treatment: weak first stage (jump {jump:.3g}); the fuzzy estimate and its "
-                          "band are unreliable", UserWarning, stacklevel=2)
+        # the first stage's influence terms (its own window and weights): φ_T,i = ±w^T_i ê^T_i
+        phi_t = np.zeros(xv.size)
+        for sign, fit in ((1.0, tf_p), (-1.0, tf_m)):
+            r = fit.rows
+            nn = nn_residuals(xc, tv, side_mask(xc, fit.side))[r] if residuals == "nn" else None
+            e = bootstrap_residuals(tv[r, None], fit.fitted_active(), fit.lev_active, fit.k_active > 0,
+                                    residuals, nn)
+            phi_t[r] += sign * (fit.w_active * e)[:, 0]
+        se = float(np.sqrt(np.sum(phi_t**2)))
+        t_stat = abs(jump) / se if se > 0 else np.inf
+        if abs(jump) < 0.1 or t_stat < 2.0:
+            warnings.warn(f"treatment: weak first stage (jump {jump:.3g}, standard error {se:.3g}, "
+                          f"t = {t_stat:.2g}); the fuzzy estimate and its band are unreliable",
+                          UserWarning, stacklevel=2)
         first_stage = {"plus": float(tf_p.intercept[0]), "minus": float(tf_m.intercept[0]),
-                       "jump": jump, "h_den": float(h_den)}
+                       "jump": jump, "se": se, "h_den": float(h_den)}
         tau = numerator / jump
         fits.update({"T+": tf_p, "T-": tf_m})
 
@@ -442,14 +453,7 @@ def r3d(
     Phi = phi["+"] - phi["-"]
     active = [fit_p.rows, fit_m.rows]
     if fuzzy:
-        phi_t = np.zeros(n)
-        for sign, fit in ((1.0, fits["T+"]), (-1.0, fits["T-"])):
-            r = fit.rows
-            nn = nn_residuals(xc, tv, side_mask(xc, fit.side))[r] if residuals == "nn" else None
-            e = bootstrap_residuals(tv[r, None], fit.fitted_active(), fit.lev_active, fit.k_active > 0,
-                                    residuals, nn)
-            phi_t[r] += sign * (fit.w_active * e)[:, 0]
-            active.append(r)
+        active += [fits["T+"].rows, fits["T-"].rows]
         jump = first_stage["jump"]
         Phi = (jump * Phi - numerator[None, :] * phi_t[:, None]) / jump**2
     rows = np.unique(np.concatenate(active))

@@ -43,6 +43,7 @@ def test_nullity_p_values_uniform_under_the_null():
     assert np.mean(ps <= 0.05) <= 0.096
 
 
+@pytest.mark.filterwarnings("ignore:treatment. weak first stage")  # local quadratic first stages are noisy at n = 600
 def test_fuzzy_effect_recovered():
     """T ~ Bern(0.2 + 0.6·1{x ≥ 0}), Y ~ N(1 + x + 2T + 0.25η, 1): complier effect 2 at every q.
     Mean over 20 seeds within 4 MC standard errors."""
@@ -252,3 +253,24 @@ def test_defaults_triangular_kernel_and_two_tests(small):
     assert not np.allclose(d.tau, r3d(x, y, quantiles=Q9, h=0.7, kernel="epanechnikov").tau)
     assert d.kernel == "triangular" and d.method == "frechet" and d.p == 2
     assert d.tests.test.tolist() == ["nullity", "homogeneity"]
+
+
+def test_weak_first_stage_warning_uses_precision():
+    """A first stage of 0.12 estimated very imprecisely must warn (|t| < 2), a precise one not."""
+    rng = np.random.default_rng(11)
+    n = 400
+    x = rng.uniform(-1, 1, n)
+    y = list((1 + x)[:, None] + rng.normal(size=(n, 30)))
+    weak = (rng.uniform(size=n) < 0.44 + 0.12 * (x >= 0)).astype(float)
+    with pytest.warns(UserWarning, match="weak first stage"):
+        r = r3d(x, y, treatment=weak, quantiles=Q9, h=(0.5, 0.3))
+    assert r.first_stage["se"] > abs(r.first_stage["jump"]) / 2
+    strong = (rng.uniform(size=n) < 0.1 + 0.8 * (x >= 0)).astype(float)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = r3d(x, y, treatment=strong, quantiles=Q9, h=(0.5, 0.5))
+    # the standard error equals the sd of the first-stage part of the bootstrap draws
+    rb = r3d(x, y, treatment=strong, quantiles=Q9, h=(0.5, 0.5), multipliers=np.eye(n))
+    assert r.first_stage["se"] > 0 and rb.first_stage["se"] == pytest.approx(r.first_stage["se"])
