@@ -30,8 +30,10 @@ Steps (the design decisions in the project's method notes):
    b is clipped to [distance to the (s+3)-th nearest unit, max |X̃|];
 4. σ̂²_±(q) = Σ K_i ê_i(q)² / Σ K_i over every unit in the window at h⁰ (order-s fit);
 5. the plug-in above; "frechet" integrates numerator, bias and R over the grid (trapezoid);
-6. h clipped to [h_min, h_max], h_min just above the distance to the (p+2)-th nearest unit on
-   either side, h_max = max |X̃|; a flat quantile (0/0) maps to h_max;
+6. h clipped to [h_min, h_max], h_min just above the distance to the k-th nearest unit on
+   either side, k = max(p + 2, ``min_units``) (default 10, like rdrobust's ``bwcheck``: a
+   window with a handful of units makes the fit explode in small samples), h_max = max |X̃|;
+   a flat quantile (0/0) maps to h_max;
 7. optional coverage-error correction (Calonico, Cattaneo and Farrell 2018):
    h · n^{-s/((2s+3)(s+3))}, then clipped again.
 
@@ -186,11 +188,14 @@ def bandwidth_from_matrix(
     kernel: str = "triangular",
     coverage_correction: bool = False,
     integrate: bool | None = None,
+    min_units: int = 10,
 ) -> BandwidthSelection:
     """The plug-in on a prepared outcome matrix ``Y`` (n × M) and centred running variable.
 
     Inputs are trusted (validated by :func:`select_bandwidth` or ``r3d``).  ``integrate``
-    (default: method == "frechet") returns one IMSE bandwidth instead of one per column.
+    (default: method == "frechet") returns one IMSE bandwidth instead of one per column;
+    ``min_units``: the selected window holds at least this many units on each side (or all of
+    a side's units if it has fewer), and at least p + 2.
     """
     xc = np.asarray(xc, dtype=float)
     Y = np.asarray(Y, dtype=float)
@@ -214,7 +219,8 @@ def bandwidth_from_matrix(
             )
     absx = np.abs(xc)
     h_max = float(absx.max())
-    h_min = max(_kth_nearest(absx[masks[sd]], p + 2) for sd in SIDES) * 1.01
+    k_min = max(p + 2, int(min_units))
+    h_min = max(_kth_nearest(absx[masks[sd]], k_min) for sd in SIDES) * 1.01
     h_min = min(h_min, h_max)
     cB, cV, cBd, cVd = {}, {}, {}, {}
     for sd in SIDES:
@@ -302,6 +308,7 @@ def select_bandwidth(
     weights=None,
     coverage_correction: bool = False,
     quantile_method: str = "linear",
+    min_units: int = 10,
 ) -> BandwidthSelection:
     """Data-driven bandwidth(s) for :func:`r3d_teach.r3d`, with every pilot quantity.
 
@@ -314,6 +321,7 @@ def select_bandwidth(
     treatment : optional unit-level 0/1 treatment: also selects the first stage's h_den.
     weights : optional per-observation weights (weighted unit quantiles).
     coverage_correction : multiply by n^{-s/((2s+3)(s+3))} (coverage-error rule of thumb).
+    min_units : the window keeps at least this many units on each side (default 10).
 
     Returns
     -------
@@ -337,12 +345,12 @@ def select_bandwidth(
     check_sides(xc)
     Q = unit_quantiles(ys, q, weights=weights, method=quantile_method)
     sel = bandwidth_from_matrix(xc, Q, q, method=method, p=p, s=s, kernel=kernel,
-                                coverage_correction=coverage_correction)
+                                coverage_correction=coverage_correction, min_units=min_units)
     if treatment is not None:
         t = check_treatment(treatment, xv.size)
         den = bandwidth_from_matrix(xc, t[:, None], np.array([0.5]), method="frechet", p=p, s=s,
                                     kernel=kernel, coverage_correction=coverage_correction,
-                                    integrate=True)
+                                    integrate=True, min_units=min_units)
         sel.h_den = float(den.h)
         sel.denominator = den
     return sel

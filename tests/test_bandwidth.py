@@ -51,9 +51,13 @@ def test_order_p_is_used():
     b2 = select_bandwidth(x, y, p=2, quantiles=Q9)
     assert (b1.s, b2.s) == (0, 1)
     assert b1.h != b2.h
-    # the lower bound uses p: just above the (p+2)-th nearest unit on the binding side
-    d = max(np.sort(np.abs(x[x >= 0]))[3], np.sort(np.abs(x[x < 0]))[3])
-    assert b2.h_min == pytest.approx(1.01 * d)
+    # the lower bound: just above the k-th nearest unit on the binding side, k = max(p+2, min_units)
+    def kth(k):
+        return 1.01 * max(np.sort(np.abs(x[x >= 0]))[k - 1], np.sort(np.abs(x[x < 0]))[k - 1])
+
+    assert b2.h_min == pytest.approx(kth(10))
+    assert select_bandwidth(x, y, p=2, quantiles=Q9, min_units=0).h_min == pytest.approx(kth(4))
+    assert select_bandwidth(x, y, p=5, quantiles=Q9, min_units=3).h_min == pytest.approx(kth(7))
 
 
 def test_weights_are_used():
