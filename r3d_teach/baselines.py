@@ -47,9 +47,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .kernels import KERNELS, get_kernel
+
 __all__ = ["quantile_rd", "unit_mean_rd", "QuantileRDResult", "ScalarRDResult"]
 
-_KERNELS = ("triangular", "epanechnikov", "uniform")
+_KERNELS = tuple(KERNELS)
 
 
 @dataclass
@@ -89,15 +91,6 @@ class ScalarRDResult:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _kernel(u: np.ndarray, kernel: str) -> np.ndarray:
-    a = np.abs(u)
-    if kernel == "triangular":
-        return np.clip(1.0 - a, 0.0, None)
-    if kernel == "epanechnikov":
-        return np.clip(0.75 * (1.0 - a * a), 0.0, None)
-    return np.where(a <= 1.0, 0.5, 0.0)
-
-
 def _check_common(x: Any, h: Any, cutoff: Any, kernel: Any, p: Any) -> tuple[np.ndarray, float, float]:
     xa = np.asarray(x, dtype=float)
     if xa.ndim != 1 or xa.size < 2 or not np.all(np.isfinite(xa)):
@@ -232,7 +225,7 @@ def quantile_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
             raise ValueError("y_grid must be a strictly increasing 1-D array with at least 2 points")
     flat, sizes = _units(y, xa.size)
     xt = xa - c
-    k_all = _kernel(xt / hf, kernel)
+    k_all = get_kernel(kernel)(xt / hf)
     unit_of = np.repeat(np.arange(xa.size), sizes)
 
     out = {}
@@ -291,7 +284,7 @@ def unit_mean_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
     unit_of = np.repeat(np.arange(xa.size), sizes)
     means = np.bincount(unit_of, weights=flat, minlength=xa.size) / sizes
     xt = xa - c
-    k_all = _kernel(xt / hf, kernel)
+    k_all = get_kernel(kernel)(xt / hf)
     mass = sizes.astype(float) if weights == "obs" else np.ones(xa.size)
     est = {}
     for side, mask in (("plus", xt >= 0), ("minus", xt < 0)):

@@ -405,16 +405,22 @@ def _qcols(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c.startswith("tau_")]
 
 
+_CELL = ["design", "n", "n_obs", "method", "delta"]
+
+
+def _cells(df: pd.DataFrame):
+    """Per study cell: (key, rows, grid q, true effect on q, estimates (reps × q))."""
+    qcols = _qcols(df)
+    q = np.array([float(c[4:]) for c in qcols])
+    for key, g in df.groupby(_CELL, sort=True):
+        yield key, g, q, _truth(key[0], key[4], q), g[qcols].to_numpy(dtype=float)
+
+
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per cell: reps, uniform-band coverage, acceptance of the homogeneity and nullity tests (in %,
     with Monte Carlo standard errors), mean bandwidth, and bias / RMSE averaged over the grid."""
-    cell = ["design", "n", "n_obs", "method", "delta"]
-    qcols = _qcols(df)
-    q = np.array([float(c[4:]) for c in qcols])
     out = []
-    for key, g in df.groupby(cell, sort=True):
-        truth = _truth(key[0], key[4], q)
-        est = g[qcols].to_numpy(dtype=float)
+    for key, g, q, truth, est in _cells(df):
         bias = est.mean(axis=0) - truth
         R = len(g)
 
@@ -429,7 +435,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         cov, cov_se = pct("covered")
         hom, hom_se = pct("homo_accept")
         nul, nul_se = pct("null_accept")
-        out.append(dict(zip(cell, key)) | {
+        out.append(dict(zip(_CELL, key)) | {
             "reps": R, "coverage": cov, "coverage_se": cov_se, "homogeneity_accept": hom,
             "homogeneity_se": hom_se, "nullity_accept": nul, "nullity_se": nul_se,
             "mean_h": g["h"].mean(), "mean_abs_bias": float(np.mean(np.abs(bias))),
@@ -443,13 +449,8 @@ def summarize_quantiles(df: pd.DataFrame) -> pd.DataFrame:
     """Per cell and grid point: truth (LAQTE), mean estimate, bias, relative bias |bias|/|truth|,
     Monte Carlo variance, RMSE, the standard error of the bias; for "qrd" also the pooled
     quantile-RD target and the bias against it."""
-    cell = ["design", "n", "n_obs", "method", "delta"]
-    qcols = _qcols(df)
-    q = np.array([float(c[4:]) for c in qcols])
     out = []
-    for key, g in df.groupby(cell, sort=True):
-        truth = _truth(key[0], key[4], q)
-        est = g[qcols].to_numpy(dtype=float)
+    for key, g, q, truth, est in _cells(df):
         R = est.shape[0]
         pooled = None
         if key[3] == "qrd":
@@ -460,7 +461,7 @@ def summarize_quantiles(df: pd.DataFrame) -> pd.DataFrame:
         for j, qq in enumerate(q):
             e = est[:, j]
             b = e.mean() - truth[j]
-            row = dict(zip(cell, key)) | {
+            row = dict(zip(_CELL, key)) | {
                 "quantile": qq, "reps": R, "truth": truth[j], "mean": e.mean(), "bias": b,
                 "bias_se": e.std(ddof=1) / np.sqrt(R) if R > 1 else np.nan,
                 "rel_bias": abs(b) / abs(truth[j]) if truth[j] != 0 else np.nan,

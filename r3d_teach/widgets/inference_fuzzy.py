@@ -35,6 +35,7 @@ import numpy as np
 from scipy import stats
 
 from ..estimator import r3d
+from ..simulate import folded_normal_mean as _folded_normal_mean
 
 __all__ = [
     "folded_normal_mean",
@@ -54,8 +55,8 @@ GRID20 = np.round(np.arange(1, 20) / 20, 10)
 
 # ----------------------------------------------------------------------------------- chapter 5
 def folded_normal_mean(a: float, b: float) -> float:
-    """E|S| for S ~ N(a, b^2)."""
-    return float(b * np.sqrt(2 / np.pi) * np.exp(-a**2 / (2 * b**2)) + a * (1 - 2 * stats.norm.cdf(-a / b)))
+    """E|S| for S ~ N(a, b^2) (:func:`r3d_teach.simulate.folded_normal_mean`, as a float)."""
+    return float(_folded_normal_mean(a, b))
 
 
 def band_design(n_units: int = 500, n_obs: int = 200, seed=0, shift: float = 1.0, scale: float = 0.5,

@@ -23,10 +23,11 @@ them directly.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from ..estimator import r3d
 from ..quantiles import unit_quantiles
+from ..simulate import _NormalSide
 
 __all__ = [
     "GRID",
@@ -95,29 +96,15 @@ _SD_SIGMA = 0.5  # sd of the normal whose absolute value is a unit's sigma
 _SD_MU = 1.0  # sd of the unit means
 
 
-def _folded_mean(a: float, b: float = _SD_SIGMA) -> float:
-    """E|N(a, b^2)|."""
-    return float(a * (1 - 2 * special.ndtr(-a / b)) + b * np.sqrt(2 / np.pi) * np.exp(-a**2 / (2 * b**2)))
+def _side(m: float, a: float) -> _NormalSide:
+    """One side of the firm example at the cutoff: mu ~ N(m, 1), sigma = |N(a, 0.5^2)|."""
+    return _NormalSide(mu0=m, mu_slope=0.0, s_mu=_SD_MU, sig0=a, sig_slope=0.0, sig_sd=_SD_SIGMA)
 
 
-def _mixture_quantile(q: np.ndarray, m: float, a: float, n_nodes: int = 96) -> np.ndarray:
-    """Quantiles of the pooled law E[N(mu, sigma^2)], mu ~ N(m, 1), sigma = |N(a, 0.5^2)|.
-
-    Integrating mu out, the cdf is E_Z[Phi((y - m) / sqrt(1 + (a + 0.5 Z)^2))], Z ~ N(0, 1)
-    (Gauss-Hermite in Z, exact for this smooth integrand to ~1e-12); inverted by bisection.
-    """
-    z, w = np.polynomial.hermite_e.hermegauss(n_nodes)
-    w = w / w.sum()
-    scale = np.sqrt(_SD_MU**2 + (a + _SD_SIGMA * z) ** 2)
-    lo = np.full(q.shape, m - 60.0)
-    hi = np.full(q.shape, m + 60.0)
-    for _ in range(80):  # bisection: the bracket shrinks to 120 / 2^80
-        mid = 0.5 * (lo + hi)
-        cdf = special.ndtr((mid[:, None] - m) / scale[None, :]) @ w
-        below = cdf < q
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    return 0.5 * (lo + hi)
+def _mixture_quantile(q: np.ndarray, m: float, a: float) -> np.ndarray:
+    """Quantiles of the pooled law E[N(mu, sigma^2)] of one side (the simulation module's
+    quadrature and bisection)."""
+    return _side(m, a).pooled_quantile(np.asarray(q, dtype=float))
 
 
 def laqte_vs_pooled(a1: float = 1.5, quantiles=GRID, shift: float = 2.0, a0: float = 1.0) -> dict:
@@ -127,7 +114,8 @@ def laqte_vs_pooled(a1: float = 1.5, quantiles=GRID, shift: float = 2.0, a0: flo
     and ``gap`` = max_q |laqte - pooled|.
     """
     q = np.asarray(quantiles, dtype=float)
-    laqte = shift + (_folded_mean(a1) - _folded_mean(a0)) * special.ndtri(q)
+    x0 = np.zeros(1)
+    laqte = (_side(5.0 + shift, a1).mean_quantile(q, x0) - _side(5.0, a0).mean_quantile(q, x0))[0]
     pooled = _mixture_quantile(q, 5.0 + shift, a1) - _mixture_quantile(q, 5.0, a0)
     return {"q": q, "laqte": laqte, "pooled": pooled, "gap": float(np.max(np.abs(laqte - pooled)))}
 
