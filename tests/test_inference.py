@@ -50,7 +50,10 @@ def test_chunking_does_not_change_draws():
         b = multiplier_bootstrap(phi, np.zeros(4), np.arange(1, 5) / 5, n_boot=300, rng=np.random.default_rng(9))
     finally:
         inf._chunks = orig
-    np.testing.assert_array_equal(a.sup_stats, b.sup_stats)
+    # the same multipliers reach every draw whatever the chunking; only the BLAS's summation
+    # order may differ (another CPU rounds differently), so compare to rounding
+    np.testing.assert_allclose(a.sup_stats, b.sup_stats, rtol=1e-12, atol=0)
+    assert a.crit_value == pytest.approx(b.crit_value, rel=1e-12)
 
 
 def test_test_ranges():
