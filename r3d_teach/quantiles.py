@@ -98,7 +98,7 @@ def _quantiles_unweighted(vals, sizes, starts, q, method):
     # inverted_cdf: smallest j (1-based) with j / k >= q, i.e. j = ceil(k q) (at least 1);
     # guard against k*q landing a rounding error above an integer
     kq = k * q[None, :]
-    j = np.ceil(kq - 1e-10 * np.maximum(kq, 1.0)).astype(np.int64)
+    j = np.ceil(kq - INDEX_FUZZ * np.maximum(kq, 1.0)).astype(np.int64)
     j = np.clip(j, 1, sizes[:, None])
     return vals[starts[:, None] + j - 1]
 
@@ -129,25 +129,63 @@ def _first_reaching(cum, unit, targets):
     return np.minimum(below, sizes[t_unit] - 1).reshape(n, m)
 
 
-def _quantiles_weighted(vals, ws, unit, sizes, starts, q, method):
+# relative fuzz of the order-statistic comparisons: a level k·q (or a cumulative weight) within
+# this relative distance of an integer is that integer (R's type-1 fuzz; rounding of sums of
+# weights is ~k·1e-16, far below it)
+INDEX_FUZZ = 1e-10
+
+# cells of the padded (units × largest sample) blocks used for per-unit cumulative sums
+_PAD_CELLS = 4_000_000
+
+
+def _per_unit_cumsum(ws: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sums within each unit's block, each computed from that unit's values alone.
+
+    A global ``cumsum`` minus the previous units' total carries their rounding into the next
+    unit (a unit's quantiles would then depend on the units before it).  Units are processed
+    in blocks of similar size as padded rows; a row-wise cumsum is the same sequential sum as
+    ``np.cumsum`` of that unit's weights alone.
+    """
+    out = np.empty_like(ws)
+    order = np.argsort(sizes, kind="stable")
+    i = 0
     n = sizes.size
-    tot = np.bincount(unit, weights=ws, minlength=n)
+    while i < n:
+        # take units (by increasing size) while the padded block stays bounded
+        j = i + 1
+        while j < n and (j + 1 - i) * int(sizes[order[j]]) <= max(_PAD_CELLS, int(sizes[order[j]])):
+            j += 1
+        block = order[i:j]
+        kmax = int(sizes[block].max())
+        idx = starts[block, None] + np.arange(kmax)[None, :]
+        mask = np.arange(kmax)[None, :] < sizes[block, None]
+        P = np.zeros((block.size, kmax))
+        P[mask] = ws[idx[mask]]
+        out[idx[mask]] = np.cumsum(P, axis=1)[mask]
+        i = j
+    return out
+
+
+def _quantiles_weighted(vals, ws, unit, sizes, starts, q, method):
+    # each unit's weights relative to its largest one: scale-free, so tiny or huge weights
+    # neither underflow nor overflow in the sums below
+    ws = ws / np.maximum.reduceat(ws, starts)[unit]
+    tot = np.bincount(unit, weights=ws, minlength=sizes.size)
     k = sizes.astype(float)
-    wn = ws * (k / tot)[unit]  # normalised to sum to k (Hmisc normwt=TRUE)
-    cum = np.cumsum(wn)
-    cum = cum - np.concatenate([[0.0], cum[starts[1:] - 1]])[unit]  # per-unit cumsum
+    # normalised to sum to k (Hmisc normwt=TRUE), per unit and from that unit's weights only
+    cum = _per_unit_cumsum(ws, sizes, starts) * (k / tot)[unit]
     if method == "linear":
         o = 1.0 + (k[:, None] - 1.0) * q[None, :]
         lo = np.maximum(np.floor(o), 1.0)
         frac = o - np.floor(o)
         hi = np.minimum(lo + 1.0, k[:, None])
-        jlo = _first_reaching(cum, unit, lo)
-        jhi = _first_reaching(cum, unit, hi)
+        jlo = _first_reaching(cum, unit, lo * (1.0 - INDEX_FUZZ))
+        jhi = _first_reaching(cum, unit, hi * (1.0 - INDEX_FUZZ))
         zlo = vals[starts[:, None] + jlo]
         zhi = vals[starts[:, None] + jhi]
         return (1.0 - frac) * zlo + frac * zhi
     kq = k[:, None] * q[None, :]  # same rounding guard as the unweighted inverse EDF
-    j = _first_reaching(cum, unit, kq - 1e-10 * np.maximum(kq, 1.0))
+    j = _first_reaching(cum, unit, kq - INDEX_FUZZ * np.maximum(kq, 1.0))
     return vals[starts[:, None] + j]
 
 

@@ -154,3 +154,42 @@ def test_bad_samples_and_weights():
         unit_quantiles([np.arange(3.0)], Q9, weights=[np.array([1, np.inf, 1.0])])
     with pytest.raises(ValueError, match="quantile_method"):
         unit_quantiles([np.arange(3.0)], Q9, method="type9")
+
+
+def _weighted_units(seed):
+    rng = np.random.default_rng(seed)
+    ys, ws = [], []
+    for k in (1, 2, 7, 10, 25, 60):
+        z = np.round(rng.normal(size=k), 1)  # ties
+        ys.append(z)
+        ws.append(rng.choice([0.5, 1.0, 3.0], size=k))
+    ys.append(np.arange(10.0))
+    ws.append(np.array([1.0, 3.0] * 5))
+    return ys, ws
+
+
+@pytest.mark.parametrize("method", ["linear", "inverted_cdf"])
+def test_weighted_unit_quantiles_depend_on_the_unit_alone(method):
+    """A unit's weighted quantiles do not change with the other units, their order, or the
+    scale of its own weights (a global cumulative sum used to leak rounding across units)."""
+    ys, ws = _weighted_units(3)
+    q = np.round(np.arange(1, 100) / 100, 2)
+    alone = np.vstack([unit_quantiles([y], q, weights=[w], method=method) for y, w in zip(ys, ws)])
+    together = unit_quantiles(ys, q, weights=ws, method=method)
+    np.testing.assert_array_equal(together, alone)
+    perm = np.random.default_rng(0).permutation(len(ys))
+    shuffled = unit_quantiles([ys[i] for i in perm], q, weights=[ws[i] for i in perm], method=method)
+    np.testing.assert_array_equal(shuffled, alone[perm])
+    before = unit_quantiles([np.array([1.0, 2.0])] + ys, q, weights=[np.array([0.1, 5.0])] + ws, method=method)
+    np.testing.assert_array_equal(before[1:], alone)
+    for scale in (1e-200, 1e-3, 7.3, 1e250):
+        scaled = unit_quantiles(ys, q, weights=[w * scale for w in ws], method=method)
+        np.testing.assert_array_equal(scaled, alone)
+
+
+def test_weighted_median_of_alternating_weights_is_the_hmisc_value():
+    # weights (1, 3, 1, 3, ...) on 0..9, normalised to sum to 10: cumulative 0.5, 2, 2.5, 4, 4.5, 6, ...
+    # o = 1 + 9 * 0.5 = 5.5: v(5) = v(6) = 5 (first cumulative weight >= 5 and >= 6 is at 5)
+    z, w = np.arange(10.0), np.array([1.0, 3.0] * 5)
+    assert unit_quantiles([z], [0.5], weights=[w])[0, 0] == 5.0
+    assert unit_quantiles([np.array([1.0, 2.0]), z], [0.5], weights=[np.array([0.1, 5.0]), w])[1, 0] == 5.0
