@@ -6,17 +6,28 @@ function; the estimand is the jump at the cutoff in the average quantile functio
 average quantile treatment effect).
 
 >>> from r3d_teach import r3d, unit_quantiles, select_bandwidth, R3DResult
+>>> import r3d_teach
+>>> r3d_teach.simulate.__name__           # sub-packages load on first use
+'r3d_teach.simulate'
 """
-from .bandwidth import BandwidthSelection, select_bandwidth
-from .estimator import R3DResult, r3d
-from .quantiles import barycenter, unit_quantiles, wasserstein2
-from . import datasets, simulate, baselines  # noqa: E402  (namespaces: r3d_teach.datasets, ...)
+import importlib
 
-__version__ = "0.1.0"
+from .bandwidth import BandwidthSelection, select_bandwidth
+from .estimator import r3d
+from .quantiles import barycenter, unit_quantiles, wasserstein2
+from .results import FirstStage, R3DResult, Summary
+
+__version__ = "0.2.0"
+
+#: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
+_LAZY = ("datasets", "simulate", "baselines", "montecarlo", "plotting", "inference", "validity", "widgets",
+         "outofcore", "cli")
 
 __all__ = [
     "r3d",
     "R3DResult",
+    "Summary",
+    "FirstStage",
     "unit_quantiles",
     "select_bandwidth",
     "BandwidthSelection",
@@ -26,3 +37,9 @@ __all__ = [
     "simulate",
     "baselines",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'r3d_teach' has no attribute {name!r}")

@@ -1,12 +1,23 @@
-"""Input validation at the public doors (``r3d``, ``unit_quantiles``, ``select_bandwidth``).
+"""Input validation: the one home of the checks every public function runs at its door.
 
-Every check raises ``ValueError`` (or ``TypeError``) naming the argument and what was wrong.
-Inner modules trust their inputs.
+Every check raises ``ValueError`` (or ``TypeError``) whose message starts with the argument's
+name and says what was wrong; nothing is coerced silently (strings, complex numbers, mappings,
+sets and one-shot iterators are refused, not converted).  Inner modules trust their inputs.
+
+>>> import numpy as np
+>>> check_running_variable([0.5, -1, 2]).tolist()
+[0.5, -1.0, 2.0]
+>>> check_running_variable(["0.5", "1"])
+Traceback (most recent call last):
+...
+TypeError: x: must be numeric, got strings (dtype <U3); convert them explicitly first
+>>> isinstance(check_seed(3), np.random.Generator)
+True
 """
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from collections.abc import Iterator, Mapping, Set
 
 import numpy as np
 
@@ -15,11 +26,41 @@ from .kernels import KERNELS
 METHODS = ("frechet", "simple")
 
 
-def check_running_variable(x, name: str = "x") -> np.ndarray:
+_KIND_NAMES = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time spans",
+               "V": "raw records"}
+
+
+def as_real_array(v, name: str, allow_bool: bool = False) -> np.ndarray:
+    """``v`` as a float array, refusing what would be coerced silently: strings, complex
+    numbers, dates, booleans (unless ``allow_bool``), mappings, sets, iterators and objects
+    that are not real numbers."""
+    if isinstance(v, (Mapping, Set, Iterator)) or (hasattr(v, "__next__") and not hasattr(v, "__len__")):
+        raise TypeError(f"{name}: must be an array or a list, got a {type(v).__name__} "
+                        "(dicts, sets and generators have no reliable order)")
     try:
-        arr = np.asarray(x, dtype=float)
+        a = np.asarray(v)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: must be a 1-D numeric array ({exc})") from None
+        raise TypeError(f"{name}: must be numeric ({exc})") from None
+    kind = a.dtype.kind
+    if kind in _KIND_NAMES:
+        raise TypeError(f"{name}: must be numeric, got {_KIND_NAMES[kind]} (dtype {a.dtype}); "
+                        "convert them explicitly first")
+    if kind == "b" and not allow_bool:
+        raise TypeError(f"{name}: must be numeric, got booleans; convert them explicitly (e.g. .astype(float))")
+    if kind == "O":
+        flat = a.ravel()
+        bad = [e for e in flat if isinstance(e, (str, bytes, complex)) or isinstance(e, bool)
+               or not isinstance(e, numbers.Real)]
+        if bad:
+            raise TypeError(f"{name}: must be numeric, found {type(bad[0]).__name__} value {bad[0]!r}")
+    try:
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: must be numeric ({exc})") from None
+
+
+def check_running_variable(x, name: str = "x") -> np.ndarray:
+    arr = as_real_array(x, name)
     if arr.ndim != 1:
         raise ValueError(f"{name}: must be 1-D (one value per unit), got shape {arr.shape}")
     if arr.size == 0:
@@ -35,7 +76,7 @@ def check_samples(y, name: str = "y"):
     """Validate unit samples: a sequence of non-empty finite 1-D arrays, or an n × k matrix
     (returned as is: every unit has k draws)."""
     if isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
-        Y = np.asarray(y, dtype=float)
+        Y = as_real_array(y, name)
         if Y.shape[1] == 0:
             raise ValueError(f"{name}: unit 0 has an empty sample")
         finite = np.isfinite(Y).all(axis=1)
@@ -44,14 +85,14 @@ def check_samples(y, name: str = "y"):
             raise ValueError(f"{name}: unit {i} contains NaN or inf ({int((~np.isfinite(Y[i])).sum())} values); "
                              "remove or impute them first (nothing is dropped silently)")
         return Y
-    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
-        raise TypeError(f"{name}: must be a sequence of 1-D arrays (one sample per unit)")
+    if isinstance(y, (str, bytes, Mapping, Set, Iterator)) or not hasattr(y, "__len__"):
+        raise TypeError(f"{name}: must be a sequence (list, tuple or array) of 1-D arrays, one sample "
+                        f"per unit, got a {type(y).__name__}")
     out = []
     for i, v in enumerate(y):
-        try:
-            a = np.asarray(v, dtype=float).ravel()
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: unit {i} is not numeric") from None
+        if np.ndim(v) == 0 and not isinstance(v, (Mapping, Set, Iterator)):
+            v = [v]
+        a = as_real_array(v, f"{name}: unit {i}").ravel()
         if a.size == 0:
             raise ValueError(f"{name}: unit {i} has an empty sample")
         out.append(a)
@@ -71,7 +112,7 @@ def check_samples(y, name: str = "y"):
 def check_unit_weights(weights, y, name: str = "weights") -> list[np.ndarray]:
     if isinstance(weights, np.ndarray) and weights.ndim == 2:
         weights = list(weights)
-    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+    if isinstance(weights, (str, bytes, Mapping, Set, Iterator)) or not hasattr(weights, "__len__"):
         raise TypeError(f"{name}: must be a sequence of 1-D arrays, one per unit, shaped like y")
     if isinstance(y, np.ndarray) and y.ndim == 2:
         y = list(y)
@@ -79,7 +120,7 @@ def check_unit_weights(weights, y, name: str = "weights") -> list[np.ndarray]:
         raise ValueError(f"{name}: has {len(weights)} units but y has {len(y)}")
     out = []
     for i, (w, v) in enumerate(zip(weights, y)):
-        a = np.asarray(w, dtype=float).ravel()
+        a = as_real_array(w, f"{name}: unit {i}").ravel()
         if a.size != v.size:
             raise ValueError(f"{name}: unit {i} has {a.size} weights but {v.size} observations")
         if not np.all(np.isfinite(a)):
@@ -93,7 +134,7 @@ def check_unit_weights(weights, y, name: str = "weights") -> list[np.ndarray]:
 
 
 def check_quantile_grid(quantiles, name: str = "quantiles") -> np.ndarray:
-    q = np.asarray(quantiles, dtype=float)
+    q = as_real_array(quantiles, name)
     if q.ndim == 0:
         q = q.reshape(1)
     if q.ndim != 1 or q.size == 0:
@@ -115,7 +156,7 @@ def check_quantile_grid(quantiles, name: str = "quantiles") -> np.ndarray:
 
 def check_order(p, name: str = "p") -> int:
     if isinstance(p, bool) or not isinstance(p, numbers.Integral):
-        if isinstance(p, numbers.Real) and float(p).is_integer() and p >= 0:
+        if isinstance(p, numbers.Real) and not isinstance(p, bool) and float(p).is_integer() and p >= 0:
             return int(p)
         raise ValueError(f"{name}: must be a non-negative integer, got {p!r}")
     if p < 0:
@@ -137,26 +178,21 @@ def check_method(method) -> str:
     return method.lower()
 
 
-def check_alpha(alpha) -> float:
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise TypeError(f"alpha: must be a number in (0, 1), got {alpha!r}") from None
+def check_alpha(alpha, name: str = "alpha") -> float:
+    if isinstance(alpha, (bool, str, bytes, complex)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"{name}: must be a number in (0, 1), got {type(alpha).__name__} {alpha!r}")
+    a = float(alpha)
     if not (0.0 < a < 1.0):
-        raise ValueError(f"alpha: must be strictly inside (0, 1), got {alpha!r}")
+        raise ValueError(f"{name}: must be strictly inside (0, 1), got {alpha!r}")
     return a
 
 
 def check_n_boot(n_boot) -> int:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral):
-        raise TypeError(f"n_boot: must be a non-negative integer, got {n_boot!r}")
-    if n_boot < 0:
-        raise ValueError(f"n_boot: must be non-negative, got {n_boot}")
-    return int(n_boot)
+    return check_count(n_boot, "n_boot", 0)
 
 
 def check_positive_bandwidth(h, name: str = "h") -> np.ndarray:
-    arr = np.asarray(h, dtype=float)
+    arr = as_real_array(h, name)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: must be finite")
     if (arr <= 0).any():
@@ -165,10 +201,7 @@ def check_positive_bandwidth(h, name: str = "h") -> np.ndarray:
 
 
 def check_treatment(t, n: int) -> np.ndarray:
-    try:
-        arr = np.asarray(t, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError("treatment: must be a 1-D array of 0/1 values") from None
+    arr = as_real_array(t, "treatment", allow_bool=True)
     if arr.ndim != 1 or arr.size != n:
         raise ValueError(f"treatment: must have one value per unit ({n}), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -189,5 +222,51 @@ def check_sides(xc: np.ndarray) -> None:
         )
 
 
-def as_sequence_of_arrays(y: Sequence) -> bool:
-    return isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object)
+def check_seed(seed, name: str = "seed") -> np.random.Generator:
+    """The one seed rule: None (fresh entropy), an int >= 0, a ``numpy.random.SeedSequence`` or
+    a ``numpy.random.Generator`` (used as it is).  Checked before any work is done."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name}: must be None, an integer >= 0, a numpy SeedSequence or Generator; "
+                        f"got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name}: must be >= 0, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+def check_cutoff(cutoff) -> float:
+    if isinstance(cutoff, (bool, str, bytes, complex)) or not isinstance(cutoff, numbers.Real):
+        raise TypeError(f"cutoff: must be a real number, got {type(cutoff).__name__} {cutoff!r}")
+    c = float(cutoff)
+    if not np.isfinite(c):
+        raise ValueError(f"cutoff: must be finite, got {cutoff!r}")
+    return c
+
+
+def check_count(v, name: str, minimum: int = 0) -> int:
+    """An integer argument (no bools, no strings, no floats) that is at least ``minimum``."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name}: must be an integer >= {minimum}, got {type(v).__name__} {v!r}")
+    if v < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def check_labels(labels, n: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-level labels (e.g. clusters): one per unit, no missing values.  Returns the codes
+    0..G-1 (in order of first appearance) and the labels."""
+    import pandas as pd
+
+    if isinstance(labels, (str, bytes, Mapping, Set, Iterator)):
+        raise TypeError(f"{name}: must be an array or a list with one label per unit, got a {type(labels).__name__}")
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or arr.size != n:
+        raise ValueError(f"{name}: must have one label per unit ({n}), got shape {arr.shape}")
+    s = pd.Series(arr)
+    if s.isna().any():
+        raise ValueError(f"{name}: has {int(s.isna().sum())} missing labels")
+    codes, uniq = pd.factorize(s, sort=False)
+    return codes.astype(np.int64), np.asarray(uniq)

@@ -58,12 +58,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+import warnings
+
 from .kernels import bias_variance_constants, get_kernel
-from .locpoly import local_poly_fit, side_mask
+from .locpoly import SIDES, local_poly_fit, side_mask
+from .quantiles import standardise
 
-__all__ = ["BandwidthSelection", "select_bandwidth", "density_at_cutoff", "bandwidth_from_matrix"]
+__all__ = ["BandwidthSelection", "select_bandwidth", "density_at_cutoff", "bandwidth_from_matrix",
+           "DEFAULT_MIN_UNITS"]
 
-SIDES = ("+", "-")
+#: data-driven windows keep at least this many units per side (rdrobust's bwcheck)
+DEFAULT_MIN_UNITS = 10
+#: fewer distinct values of x than this on a side: warn (mass points, e.g. ages or years)
+FEW_MASS_POINTS = 20
+#: the window's lower bound sits this factor beyond the k-th nearest distinct value
+BOUND_MARGIN = 1.01
 
 
 @dataclass
@@ -152,6 +161,13 @@ def _kth_nearest(xs_abs: np.ndarray, k: int) -> float:
     return float(srt[min(k, srt.size) - 1])
 
 
+def _kth_distinct(xs_abs: np.ndarray, k: int) -> float:
+    """Distance to the k-th nearest distinct value of x (mass points count once), as
+    rdrobust's ``masspoints="adjust"``."""
+    u = np.unique(xs_abs)
+    return float(u[min(k, u.size) - 1])
+
+
 def _ratio_to_h(num, den, n, s, h_min, h_max):
     """h = [num / (2(s+1) den)]^{1/(2s+3)} n^{-1/(2s+3)} with 0/0 and x/0 mapped to h_max."""
     num = np.asarray(num, dtype=float)
@@ -188,7 +204,7 @@ def bandwidth_from_matrix(
     kernel: str = "triangular",
     coverage_correction: bool = False,
     integrate: bool | None = None,
-    min_units: int = 10,
+    min_units: int = DEFAULT_MIN_UNITS,
 ) -> BandwidthSelection:
     """The plug-in on a prepared outcome matrix ``Y`` (n × M) and centred running variable.
 
@@ -201,6 +217,8 @@ def bandwidth_from_matrix(
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
+    # scale-free: every pilot below is computed on Y = centre + scale · Z and reported in Y's units
+    Y, _, y_scale = standardise(Y)
     q = np.asarray(quantiles, dtype=float)
     n = xc.size
     integ = (method == "frechet") if integrate is None else integrate
@@ -209,19 +227,28 @@ def bandwidth_from_matrix(
     if not f_hat > 0:
         raise ValueError("x: the estimated density of x at the cutoff is zero; no units near the cutoff")
     masks = {sd: side_mask(xc, sd) for sd in SIDES}
-    for sd in SIDES:
-        need = s + 4
-        if masks[sd].sum() < need:
-            where = "right (x >= cutoff)" if sd == "+" else "left (x < cutoff)"
-            raise ValueError(
-                f"x: only {int(masks[sd].sum())} units on the {where} side; the bandwidth "
-                f"selector needs at least {need} (pass h= instead)"
-            )
     absx = np.abs(xc)
+    distinct = {sd: np.unique(absx[masks[sd]]).size for sd in SIDES}
+    for sd in SIDES:
+        where = "right (x >= cutoff)" if sd == "+" else "left (x < cutoff)"
+        if distinct[sd] < p + 2:
+            raise ValueError(
+                f"x: only {distinct[sd]} distinct value(s) of x on the {where} side; a local polynomial "
+                f"of order p = {p} with a data-driven bandwidth needs at least {p + 2} (lower p, or pass h=)")
+    few = {sd: distinct[sd] for sd in SIDES if distinct[sd] < FEW_MASS_POINTS}
+    if few:
+        txt = ", ".join(f"{v} {'right' if sd == '+' else 'left'}" for sd, v in few.items())
+        notes.append(f"few mass points in x ({txt} of the cutoff): windows keep at least p + 2 distinct values")
+        warnings.warn(f"x: the running variable has few distinct values ({txt} of the cutoff); the "
+                      "data-driven bandwidth keeps at least p + 2 of them on each side, and inference "
+                      "with so few support points is fragile", UserWarning, stacklevel=3)
     h_max = float(absx.max())
     k_min = max(p + 2, int(min_units))
-    h_min = max(_kth_nearest(absx[masks[sd]], k_min) for sd in SIDES) * 1.01
+    h_min = max(max(_kth_nearest(absx[masks[sd]], k_min), _kth_distinct(absx[masks[sd]], p + 2))
+                for sd in SIDES) * BOUND_MARGIN
     h_min = min(h_min, h_max)
+    # a side with too few distinct values for the global pilots (order s + 3) gets the whole side
+    global_ok = all(distinct[sd] >= s + 4 for sd in SIDES)
     cB, cV, cBd, cVd = {}, {}, {}, {}
     for sd in SIDES:
         cB[sd], cV[sd] = bias_variance_constants(kernel, s, sd)
@@ -253,7 +280,8 @@ def bandwidth_from_matrix(
         num_b, den_b = np.asarray(num_b, dtype=float), np.asarray(den_b, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             bb = (num_b / den_b) ** (1.0 / (2 * s + 5))
-        b_lo = min(_kth_nearest(absx[masks[sd]], s + 3) * 1.01, h_max)
+        b_lo = min(max(_kth_nearest(absx[masks[sd]], s + 3), _kth_distinct(absx[masks[sd]], max(s + 3, p + 2)))
+                   * BOUND_MARGIN, h_max)
         bb = np.where((np.asarray(den_b) <= 0) | ~np.isfinite(bb), h_max, bb)
         b[sd] = np.clip(bb, b_lo, h_max)
         fit = local_poly_fit(xc, Y, b[sd], s + 1, kernel, sd, labels=q)
@@ -284,12 +312,21 @@ def bandwidth_from_matrix(
         notes.append(f"h hit its lower bound h_min = {h_min:.4g} at {(hr < h_min).sum()} quantile(s)")
     if (hr > h_max).any():
         notes.append(f"h hit its upper bound h_max = {h_max:.4g} at {(hr > h_max).sum()} quantile(s)")
+    if not global_ok:
+        # too few distinct values for the global pilots: a global fit on each side
+        notes.append("too few distinct values of x for the curvature pilots: h = b = the whole side")
+        h = np.full_like(np.asarray(h, dtype=float), h_max)
+        b = {sd: np.full_like(np.asarray(b[sd], dtype=float), h_max) for sd in SIDES}
     h_out = float(h) if integ else np.asarray(h, dtype=float)
+    b_out = {sd: float(b[sd]) if np.ndim(b[sd]) == 0 else np.asarray(b[sd]) for sd in SIDES}
+    sc, sc2 = y_scale, y_scale**2  # back to Y's units
     return BandwidthSelection(
         h=h_out, h_den=None, method=method, s=s, p=p, kernel=kernel, n=n, quantiles=q,
         f_hat=f_hat, density_bandwidth=cn, c_B=cB, c_V=cV,
-        h_pilot=float(h0) if integ else np.asarray(h0), b_pilot=b, beta=beta, var_beta=var_beta,
-        sigma2=sigma2, B=Bq, V=Vq, regularisation=R, h_unclipped=h_raw,
+        h_pilot=float(h0) if integ else np.asarray(h0), b_pilot=b_out,
+        beta={sd: beta[sd] * sc for sd in SIDES}, var_beta={sd: var_beta[sd] * sc2 for sd in SIDES},
+        sigma2={sd: sigma2[sd] * sc2 for sd in SIDES}, B={sd: Bq[sd] * sc for sd in SIDES},
+        V={sd: Vq[sd] * sc2 for sd in SIDES}, regularisation=R * sc2, h_unclipped=h_raw,
         h_min=h_min, h_max=h_max, coverage_factor=factor, notes=notes,
     )
 
@@ -306,49 +343,50 @@ def select_bandwidth(
     kernel: str = "triangular",
     treatment=None,
     weights=None,
+    Q=None,
+    data=None,
+    unit: str | None = None,
     coverage_correction: bool = False,
     quantile_method: str = "linear",
-    min_units: int = 10,
+    min_units: int = DEFAULT_MIN_UNITS,
 ) -> BandwidthSelection:
     """Data-driven bandwidth(s) for :func:`r3d_teach.r3d`, with every pilot quantity.
 
+    Takes the same data arguments as ``r3d`` (samples, ``Q=``, or ``data=``/``unit=``), and
+    returns what ``r3d`` would use: ``h`` for the order s = p - 1 estimate and ``b_pilot``
+    (per side) for the order-p bias correction.
+
     Parameters
     ----------
-    x : (n,) running variable; y : sequence of n unit samples.
+    x : (n,) running variable; y : sequence of n unit samples (or column names with ``data=``).
     method : "frechet" (one IMSE-optimal h) or "simple" (one MSE-optimal h per quantile).
     p : estimation order; s : order the bandwidth is optimal for (default p - 1, at least 0).
     quantiles : grid (default 0.01..0.99); kernel : "triangular", "epanechnikov", "uniform".
     treatment : optional unit-level 0/1 treatment: also selects the first stage's h_den.
     weights : optional per-observation weights (weighted unit quantiles).
+    Q : optional (n, M) unit quantiles on ``quantiles`` instead of ``y``.
     coverage_correction : multiply by n^{-s/((2s+3)(s+3))} (coverage-error rule of thumb).
     min_units : the window keeps at least this many units on each side (default 10).
 
     Returns
     -------
     BandwidthSelection
-        ``.h`` (and ``.h_den``), plus f̂, the kernel constants, pilots, B±(q), V±(q), R(q).
+        ``.h`` (and ``.h_den``), ``.b_pilot``, plus f̂, the kernel constants, pilots, B±(q), V±(q), R(q).
     """
-    from ._validate import (check_kernel, check_method, check_order, check_quantile_grid,
-                            check_running_variable, check_samples, check_sides, check_treatment)
-    from .quantiles import unit_quantiles
+    from . import _validate as V
+    from ._inputs import prepare_inputs
 
-    xv = check_running_variable(x)
-    method = check_method(method)
-    kernel = check_kernel(kernel)
-    p = check_order(p)
-    s = max(p - 1, 0) if s is None else check_order(s, "s")
-    q = check_quantile_grid(np.arange(1, 100) / 100 if quantiles is None else quantiles)
-    ys = check_samples(y, "y")
-    if len(ys) != xv.size:
-        raise ValueError(f"y: has {len(ys)} units but x has {xv.size}")
-    xc = xv - float(cutoff)
-    check_sides(xc)
-    Q = unit_quantiles(ys, q, weights=weights, method=quantile_method)
-    sel = bandwidth_from_matrix(xc, Q, q, method=method, p=p, s=s, kernel=kernel,
+    method = V.check_method(method)
+    kernel = V.check_kernel(kernel)
+    p = V.check_order(p)
+    s = max(p - 1, 0) if s is None else V.check_order(s, "s")
+    min_units = V.check_count(min_units, "min_units", 0)
+    inp = prepare_inputs(x, y, Q=Q, cutoff=cutoff, quantiles=quantiles, treatment=treatment, weights=weights,
+                         data=data, unit=unit, quantile_method=quantile_method)
+    sel = bandwidth_from_matrix(inp.xc, inp.Q, inp.quantiles, method=method, p=p, s=s, kernel=kernel,
                                 coverage_correction=coverage_correction, min_units=min_units)
-    if treatment is not None:
-        t = check_treatment(treatment, xv.size)
-        den = bandwidth_from_matrix(xc, t[:, None], np.array([0.5]), method="frechet", p=p, s=s,
+    if inp.treatment is not None:
+        den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet", p=p, s=s,
                                     kernel=kernel, coverage_correction=coverage_correction,
                                     integrate=True, min_units=min_units)
         sel.h_den = float(den.h)

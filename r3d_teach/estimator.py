@@ -1,247 +1,225 @@
-"""``r3d()``: the R3D estimator for sharp and fuzzy designs, and its result (chapters 2–6).
+"""``r3d()``: the R3D estimator for sharp and fuzzy designs (chapters 2–6).
 
-Pipeline (Van Dijcke 2025, §2.5, §2.7.1/§3.3.1, App. A-4):
+``r3d`` reads as the list of its steps (Van Dijcke 2025, §2.5, §2.7.1/§3.3.1, App. A-4):
 
-1. unit quantile functions Q̂ (n × M) on the grid (:mod:`r3d_teach.quantiles`);
-2. bandwidth(s): data-driven (:mod:`r3d_teach.bandwidth`) or given;
-3. one-sided local polynomial fits of order p of every quantile at the cutoff
-   (:mod:`r3d_teach.locpoly`): m̂_±(q) = Σ_i w^±_i(q) Q̂_i(q);
+1. inputs → unit quantile functions Q̂ (n × M) (:mod:`r3d_teach._inputs`,
+   :mod:`r3d_teach.quantiles`); extreme magnitudes (|y| near 1e308 or 1e-300) are scaled by
+   an exact power of two first, so nothing overflows or underflows;
+2. bandwidths: h for the order s = p - 1 fit and b for the order-p bias-correcting fit,
+   data-driven (:mod:`r3d_teach.bandwidth`; b = the selector's derivative-rate pilot, per
+   side) or given (h given, b not ⇒ b = h, the paper's estimator);
+3. robust bias-corrected one-sided fits of every quantile at the cutoff
+   (:func:`r3d_teach.locpoly.bias_corrected_fit`): m̂^bc_±(q) = Σ_i ω^±_i(q) Q̂_i(q);
 4. monotone boundary curves (:mod:`r3d_teach.frechet`): "frechet" projects each curve onto
-   non-decreasing functions (local Fréchet regression in Wasserstein space, one h);
-   "simple" rearranges (one h per quantile allowed);
-5. τ̂(q) = m̂_+(q) - m̂_-(q); fuzzy: τ̂_F(q) = τ̂(q) / (m̂_{+,T} - m̂_{-,T}) with the
-   first stage fitted at its own bandwidth h_den;
+   non-decreasing functions (one h and one b per side), "simple" rearranges (per-quantile
+   h and b allowed); τ̂(q) = m̂_+(q) - m̂_-(q), fuzzy: divided by the first stage's jump;
+5. influence terms φ_i(q) (:mod:`r3d_teach.inference`) and the pointwise robust
+   standard error se(q) = √Σ_i φ_i(q)² (clustered: sums within clusters first);
 6. optional multiplier bootstrap: uniform and pointwise bands, nullity / homogeneity /
-   centred-Gini tests (:mod:`r3d_teach.inference`).
+   centred-Gini tests.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import _validate as V
-from .bandwidth import BandwidthSelection, bandwidth_from_matrix
+from ._inputs import Inputs, prepare_inputs
+from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
-from .inference import (RESIDUAL_RULES, TESTS, BootstrapResult, bootstrap_residuals, multiplier_bootstrap,
-                        nn_residuals, parse_test_ranges, gini_from_quantiles)
-from .locpoly import OneSidedFit, local_poly_fit, side_mask
-from .quantiles import QUANTILE_METHODS, unit_quantiles
+from .inference import (RESIDUAL_RULES, TESTS, BootstrapResult, Influence, fuzzy_influence,
+                        gini_from_quantiles, multiplier_bootstrap, parse_test_ranges, sharp_influence)
+from .locpoly import SIDES, BiasCorrectedFit, bias_corrected_fit
+from .quantiles import safe_scale
+from .results import Diagnostics, FirstStage, R3DResult
 
 __all__ = ["r3d", "R3DResult"]
 
+#: |first-stage jump| below this: the fuzzy ratio is not identified (error)
 FIRST_STAGE_MIN = 1e-6
+#: a first stage weaker than this jump, or than this t-statistic, gets a warning
+WEAK_FIRST_STAGE_JUMP = 0.1
+WEAK_FIRST_STAGE_T = 2.0
+#: effects and residuals smaller than this times max|Q̂| are rounding noise (a few hundred
+#: units in the last place) and are set to zero: identical units give τ̂ = 0, a zero-width
+#: band and p = 1, not a rejection of rounding noise
+NOISE_FLOOR = 1e-13
 
 
 @dataclass
-class R3DResult:
-    """Result of :func:`r3d`.
-
-    Core fields: ``quantiles`` (M,), ``tau`` (M,) the effect, ``plus`` / ``minus`` the monotone
-    boundary quantile functions right / left of the cutoff (outcome limits, undivided in fuzzy
-    designs), ``h`` (float, or (M,) for "simple"), ``method``, ``p``, ``kernel``, ``cutoff``,
-    ``n_units``, ``n_left`` / ``n_right`` (units with positive kernel weight; the minimum over
-    the grid when h varies), ``band_lower`` / ``band_upper`` / ``crit_value`` (uniform band, when
-    bootstrapped), ``pointwise_lower`` / ``pointwise_upper``, ``tests`` (DataFrame: test, range,
-    statistic, critical_value, p_value) and ``first_stage`` (fuzzy: dict with plus, minus, jump,
-    its standard error se = √Σφ_T,i², h_den).
-    """
-
-    quantiles: np.ndarray
-    tau: np.ndarray
-    plus: np.ndarray
-    minus: np.ndarray
-    h: float | np.ndarray
+class _Options:
     method: str
-    p: int
     kernel: str
-    cutoff: float
-    n_units: int
-    n_left: int
-    n_right: int
-    band_lower: np.ndarray | None = None
-    band_upper: np.ndarray | None = None
-    crit_value: float | None = None
-    pointwise_lower: np.ndarray | None = None
-    pointwise_upper: np.ndarray | None = None
-    tests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["test", "range", "statistic", "critical_value", "p_value"]))
-    first_stage: dict | None = None
-    alpha: float = 0.05
-    n_boot: int = 0
-    plus_raw: np.ndarray | None = field(default=None, repr=False)
-    minus_raw: np.ndarray | None = field(default=None, repr=False)
-    numerator: np.ndarray | None = field(default=None, repr=False)
-    bandwidth: BandwidthSelection | None = field(default=None, repr=False)
-    bootstrap: BootstrapResult | None = field(default=None, repr=False)
-    fits: dict = field(default_factory=dict, repr=False)
-    unit_quantiles: np.ndarray | None = field(default=None, repr=False)
-    x: np.ndarray | None = field(default=None, repr=False)
-    units: np.ndarray | None = field(default=None, repr=False)
-    options: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def fuzzy(self) -> bool:
-        return self.first_stage is not None
-
-    @property
-    def h_den(self) -> float | None:
-        return None if self.first_stage is None else self.first_stage["h_den"]
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per quantile: q, tau, plus, minus, (raw curves), h, and bands if present."""
-        cols: dict[str, Any] = {"q": self.quantiles, "tau": self.tau, "plus": self.plus, "minus": self.minus}
-        if self.plus_raw is not None:
-            cols["plus_raw"] = self.plus_raw
-            cols["minus_raw"] = self.minus_raw
-        cols["h"] = np.broadcast_to(np.asarray(self.h, dtype=float), self.quantiles.shape)
-        if self.band_lower is not None:
-            cols.update(band_lower=self.band_lower, band_upper=self.band_upper,
-                        pointwise_lower=self.pointwise_lower, pointwise_upper=self.pointwise_upper)
-        return pd.DataFrame(cols)
-
-    def summary(self, at: Sequence[float] | None = None) -> pd.DataFrame:
-        """Print a readable table and return it as a DataFrame.
-
-        ``at``: levels to show (default: the deciles present in the grid, or the whole grid if
-        it has at most 15 points).
-        """
-        df = self.to_frame()
-        q = self.quantiles
-        if at is None:
-            if q.size <= 15:
-                sel = np.ones(q.size, bool)
-            else:
-                dec = np.arange(1, 10) / 10
-                sel = np.isclose(q[:, None], dec[None, :], atol=1e-9).any(axis=1)
-                if sel.sum() < 3:
-                    sel = np.zeros(q.size, bool)
-                    sel[np.linspace(0, q.size - 1, 9).round().astype(int)] = True
-        else:
-            at = np.asarray(at, dtype=float)
-            sel = np.isclose(q[:, None], at[None, :], atol=1e-9).any(axis=1)
-            if sel.sum() != at.size:
-                raise ValueError("at: every level must be on the quantile grid")
-        keep = ["q", "tau", "plus", "minus"] + (["band_lower", "band_upper"] if self.band_lower is not None else [])
-        table = df.loc[sel, keep].reset_index(drop=True)
-        design = "fuzzy" if self.fuzzy else "sharp"
-        hh = np.atleast_1d(self.h)
-        htxt = f"{hh[0]:.4g}" if hh.size == 1 else f"{hh.min():.4g} .. {hh.max():.4g} (per quantile)"
-        lines = [
-            f"R3D ({design}, method = {self.method}, p = {self.p}, kernel = {self.kernel})",
-            f"  units: {self.n_units} (in window: {self.n_left} left, {self.n_right} right), cutoff = {self.cutoff:g}",
-            f"  bandwidth h = {htxt}" + (f", h_den = {self.h_den:.4g}" if self.fuzzy else ""),
-        ]
-        if self.fuzzy:
-            fs = self.first_stage
-            lines.append(f"  first stage: {fs['minus']:.4g} -> {fs['plus']:.4g} (jump {fs['jump']:.4g})")
-        lines.append(f"  average effect over the grid: {np.mean(self.tau):.4g}")
-        if self.band_lower is not None:
-            lines.append(f"  {100 * (1 - self.alpha):g}% uniform band: tau ± {self.crit_value:.4g} (B = {self.n_boot})")
-        print("\n".join(lines))
-        with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-            print(table.to_string(index=False))
-            if len(self.tests):
-                print("Tests:")
-                print(self.tests.to_string(index=False))
-        return table
-
-    def plot(self, ax=None, boundary: bool = False, pointwise: bool = True):
-        """Plot the effect with its bands; ``boundary=True`` adds a panel with m̂_+ and m̂_-.
-
-        Returns the matplotlib Axes (or an array of two when ``boundary``).
-        """
-        from .plotting import plot_boundary, plot_effect
-
-        if not boundary:
-            return plot_effect(self, ax=ax, pointwise=pointwise)
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-        plot_effect(self, ax=ax[0], pointwise=pointwise)
-        plot_boundary(self, ax=ax[1])
-        return ax
+    p: int
+    s: int
+    alpha: float
+    n_boot: int
+    tests: tuple
+    rearrangement: str
+    residuals: str
+    min_units: int
+    coverage_correction: bool
 
 
-def _from_frame(data, x, y, unit, treatment, weights):
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError("data: must be a pandas DataFrame (one row per observation)")
-    if unit is None:
-        raise ValueError("unit: give the name of the column that identifies units when data= is used")
-    for arg, col in (("x", x), ("y", y), ("unit", unit), ("treatment", treatment), ("weights", weights)):
-        if col is None:
-            if arg in ("x", "y"):
-                raise ValueError(f"{arg}: give a column name of data")
-            continue
-        if not isinstance(col, str) or col not in data.columns:
-            raise ValueError(f"{arg}: {col!r} is not a column of data (columns: {list(data.columns)})")
-    for arg, col in (("x", x), ("y", y), ("treatment", treatment), ("weights", weights), ("unit", unit)):
-        if col is not None and data[col].isna().any():
-            raise ValueError(f"{arg}: column {col!r} has {int(data[col].isna().sum())} missing values; "
-                             "drop or impute them first (nothing is dropped silently)")
-    codes, labels = pd.factorize(data[unit], sort=False)
-    order = np.argsort(codes, kind="stable")
-    codes_s = codes[order]
-    bounds = np.flatnonzero(np.diff(codes_s)) + 1
-
-    def split(col):
-        return np.split(np.asarray(data[col].to_numpy()[order], dtype=float), bounds)
-
-    def unit_level(col, arg):
-        vals = np.asarray(data[col].to_numpy()[order], dtype=float)
-        first = vals[np.concatenate([[0], bounds])]
-        varying = np.flatnonzero(np.repeat(first, np.diff(np.concatenate([[0], bounds, [vals.size]]))) != vals)
-        if varying.size:
-            bad = pd.unique(np.asarray(labels)[codes_s[varying]])[:5]
-            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) {list(bad)}")
-        return first
-
-    xs = unit_level(x, "x")
-    ys = split(y)
-    ts = unit_level(treatment, "treatment") if treatment is not None else None
-    ws = split(weights) if weights is not None else None
-    return xs, ys, ts, ws, np.asarray(labels)
+@dataclass
+class _Bandwidths:
+    h: float | np.ndarray
+    b: dict
+    h_den: float | None = None
+    b_den: dict | None = None
+    selection: BandwidthSelection | None = None
 
 
-def _check_h(h, method, M, fuzzy):
-    if h is None:
-        return None, None
-    if fuzzy:
-        if np.ndim(h) == 0:
-            h_num, h_den = h, h
-        else:
-            if not isinstance(h, (tuple, list)) or len(h) != 2:
-                raise ValueError("h: in a fuzzy design give a pair (h_num, h_den) (or one scalar for both)")
-            h_num, h_den = h
-        h_den = V.check_positive_bandwidth(h_den, "h")
-        if h_den.ndim != 0:
-            raise ValueError("h: the first-stage bandwidth h_den must be a scalar")
-        h_den = float(h_den)
-    else:
-        h_num, h_den = h, None
-    hn = V.check_positive_bandwidth(h_num, "h")
-    if hn.ndim == 0:
-        return float(hn), h_den
+def _check_options(method, kernel, p, s, alpha, n_boot, tests, rearrangement, residuals, min_units,
+                   coverage_correction, fuzzy) -> _Options:
+    method = V.check_method(method)
+    kernel = V.check_kernel(kernel)
+    p = V.check_order(p)
+    s = max(p - 1, 0) if s is None else V.check_order(s, "s")
+    if s > p:
+        raise ValueError(f"s: the bandwidth's order s = {s} cannot exceed the bias-correcting order p = {p}")
+    if not isinstance(rearrangement, str) or rearrangement not in REARRANGEMENTS:
+        raise ValueError(f"rearrangement: unknown rule {rearrangement!r}; choose one of {REARRANGEMENTS}")
+    if not isinstance(residuals, str) or residuals not in RESIDUAL_RULES:
+        raise ValueError(f"residuals: unknown rule {residuals!r}; choose one of {RESIDUAL_RULES}")
+    if isinstance(tests, str):
+        tests = (tests,)
+    tests = tuple(tests or ())
+    for t in tests:
+        if not isinstance(t, str) or t not in TESTS:
+            raise ValueError(f"tests: unknown test {t!r}; choose from {TESTS}")
+    if fuzzy and "gini" in tests:
+        raise ValueError("tests: the Gini test is defined for sharp designs only (complier Gini "
+                         "coefficients are not identified from the outcome limits)")
+    if not isinstance(coverage_correction, (bool, np.bool_)):
+        raise TypeError(f"coverage_correction: must be True or False, got {coverage_correction!r}")
+    return _Options(method=method, kernel=kernel, p=p, s=s, alpha=V.check_alpha(alpha),
+                    n_boot=V.check_n_boot(n_boot), tests=tests, rearrangement=rearrangement,
+                    residuals=residuals, min_units=V.check_count(min_units, "min_units", 0),
+                    coverage_correction=bool(coverage_correction))
+
+
+def _split_pair(v, name, fuzzy):
+    """A fuzzy design's (outcome, first stage) pair; one scalar serves both."""
+    if v is None or not fuzzy:
+        return v, None
+    if np.ndim(v) == 0:
+        return v, v
+    if not isinstance(v, (tuple, list)) or len(v) != 2:
+        raise ValueError(f"{name}: in a fuzzy design give a pair ({name}_num, {name}_den) (or one scalar for both)")
+    return v[0], v[1]
+
+
+def _check_bandwidth(v, name, method, M):
+    """A given bandwidth: a positive scalar, or one per quantile for "simple"; for ``b`` also a
+    dict per side {"+": .., "-": ..}, the form of ``R3DResult.b``."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        if name != "b" or set(v) != set(SIDES):
+            raise ValueError(f"{name}: a per-side bandwidth must be a dict with exactly the keys '+' and '-'")
+        return {sd: _check_bandwidth(v[sd], name, method, M) for sd in SIDES}
+    arr = V.check_positive_bandwidth(v, name)
+    if arr.ndim == 0:
+        return float(arr)
     if method == "frechet":
-        raise ValueError("h: method 'frechet' uses one bandwidth for the whole curve; give a scalar "
+        raise ValueError(f"{name}: method 'frechet' uses one bandwidth for the whole curve; give a scalar "
                          "(per-quantile bandwidths are for method='simple')")
-    if hn.shape != (M,):
-        raise ValueError(f"h: per-quantile bandwidths must have one value per quantile ({M}), got shape {hn.shape}")
-    return hn, h_den
+    if arr.shape != (M,):
+        raise ValueError(f"{name}: per-quantile bandwidths must have one value per quantile ({M}), got shape {arr.shape}")
+    return arr
 
 
-def _make_rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
+def _sides(v) -> dict:
+    return dict(v) if isinstance(v, dict) else {sd: v for sd in SIDES}
 
 
-def _side_counts(fit: OneSidedFit) -> int:
-    return int((fit.kernel_weights > 0).sum(axis=0).min())
+def _pilot(b) -> float | np.ndarray:
+    a = np.asarray(b, dtype=float)
+    return float(a) if a.ndim == 0 else a
+
+
+def _bandwidths(inp: Inputs, h, b, opt: _Options) -> _Bandwidths:
+    """h and b (and the first stage's h_den, b_den): given, or the data-driven plug-in with
+    its derivative-rate pilot as b (per side)."""
+    fuzzy = inp.treatment is not None
+    q = inp.quantiles
+    h_num, h_den = _split_pair(h, "h", fuzzy)
+    b_num, b_den = _split_pair(b, "b", fuzzy)
+    h_num, b_num = _check_bandwidth(h_num, "h", opt.method, q.size), _check_bandwidth(b_num, "b", opt.method, q.size)
+    if fuzzy:
+        h_den, b_den = _check_bandwidth(h_den, "h", "frechet", 1), _check_bandwidth(b_den, "b", "frechet", 1)
+    if opt.p == opt.s and (b_num is not None or b_den is not None):
+        raise ValueError(f"b: no bias correction when s = p = {opt.p}; leave b unset")
+    out = _Bandwidths(h=h_num, b={})
+    if h_num is None:
+        sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
+                                    coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+        out.h, out.selection = sel.h, sel
+        out.b = _sides(b_num) if b_num is not None else {sd: _pilot(sel.b_pilot[sd]) for sd in SIDES}
+    else:
+        out.b = _sides(b_num if b_num is not None else h_num)
+    if fuzzy:
+        if h_den is None:
+            den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet",
+                                        p=opt.p, s=opt.s, kernel=opt.kernel, integrate=True,
+                                        coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+            out.h_den = float(den.h)
+            out.b_den = _sides(b_den) if b_den is not None else {sd: _pilot(den.b_pilot[sd]) for sd in SIDES}
+            if out.selection is not None:
+                out.selection.h_den, out.selection.denominator = out.h_den, den
+        else:
+            out.h_den = float(h_den)
+            out.b_den = _sides(b_den if b_den is not None else h_den)
+    if opt.p == opt.s:
+        out.b = _sides(out.h)
+        if fuzzy:
+            out.b_den = _sides(out.h_den)
+    return out
+
+
+def _fit_sides(xc, Y, h, b: dict, opt: _Options, labels=None) -> dict:
+    return {sd: bias_corrected_fit(xc, Y, h, b[sd], opt.s, opt.p, opt.kernel, sd, labels=labels) for sd in SIDES}
+
+
+def _monotone(curve: np.ndarray, q: np.ndarray, opt: _Options) -> np.ndarray:
+    if opt.method == "frechet":
+        return isotonic_projection(curve, q)
+    return rearrange(curve, q, opt.rearrangement)
+
+
+def _snap(v: np.ndarray, floor: float) -> np.ndarray:
+    return np.where(np.abs(v) < floor, 0.0, v)
+
+
+def _first_stage(inp: Inputs, bw: _Bandwidths, opt: _Options):
+    fits = _fit_sides(inp.xc, inp.treatment, bw.h_den, bw.b_den, opt)
+    jump = float(fits["+"].intercept[0] - fits["-"].intercept[0])
+    if not np.isfinite(jump) or abs(jump) < FIRST_STAGE_MIN:
+        raise ValueError(f"treatment: the first stage (jump in P(T=1) at the cutoff) is {jump:.3g}, "
+                         "essentially zero; the fuzzy ratio is not identified")
+    conv = float(fits["+"].conventional.intercept[0] - fits["-"].conventional.intercept[0])
+    return fits, jump, conv
+
+
+def _check_weak(fs: FirstStage) -> None:
+    if abs(fs.jump) < WEAK_FIRST_STAGE_JUMP or fs.t_stat < WEAK_FIRST_STAGE_T:
+        warnings.warn(f"treatment: weak first stage (jump {fs.jump:.3g}, standard error {fs.se:.3g}, "
+                      f"t = {fs.t_stat:.2g}); the fuzzy estimate and its band are unreliable",
+                      UserWarning, stacklevel=3)
+
+
+def _check_gini(plus, minus, q):
+    for side, curve in (("right", plus), ("left", minus)):
+        if not np.isfinite(gini_from_quantiles(curve, q)):
+            raise ValueError(
+                f"tests: the Gini test needs a distribution with a positive mean, but the {side} "
+                "boundary quantile function integrates to a non-positive value (shift the outcome "
+                "or drop 'gini')")
 
 
 def r3d(
@@ -254,8 +232,11 @@ def r3d(
     quantiles=None,
     kernel: str = "triangular",
     h=None,
+    b=None,
     treatment=None,
     weights=None,
+    cluster=None,
+    Q=None,
     coverage_correction: bool = False,
     n_boot: int = 0,
     alpha: float = 0.05,
@@ -269,6 +250,7 @@ def r3d(
     residuals: str = "hc3",
     multipliers: np.ndarray | None = None,
     s: int | None = None,
+    min_units: int = DEFAULT_MIN_UNITS,
     progress: bool = False,
 ) -> R3DResult:
     """Estimate the local average quantile treatment effect τ(q) at a cutoff (R3D).
@@ -277,30 +259,41 @@ def r3d(
     ----------
     x : (n,) running variable, one value per unit (or a column name with ``data=``).
     y : sequence of n 1-D arrays, each unit's sample (or a column name with ``data=``).
-    cutoff : threshold c; units with x ≥ c are on the treated (right) side.
-    method : "frechet" (default; one bandwidth, isotonic projection) or "simple"
+    cutoff : threshold c; units with x ≥ c are on the treated (right, "+") side.
+    method : "frechet" (default; one h and one b per side, isotonic projection) or "simple"
         (quantile-by-quantile local polynomial, monotone rearrangement).
-    p : order of the local polynomial (default 2; bandwidths are optimal for s = p - 1).
+    p : order of the bias-correcting local polynomial (default 2); the estimate is the order
+        s = p - 1 fit at h, bias-corrected by the order-p fit at b (robust bias correction,
+        Calonico, Cattaneo and Titiunik 2014).
     quantiles : grid of levels in (0, 1), strictly increasing (default 0.01, …, 0.99).
     kernel : "triangular" (default), "epanechnikov" or "uniform".
     h : None (data-driven), a scalar, one per quantile ("simple" only); fuzzy: a pair
         (h_num, h_den).  Given bandwidths are used as they are (no coverage correction).
+    b : the bias correction's bandwidth, same forms as ``h``.  Default: the selector's
+        derivative-rate pilot (per side) when h is data-driven, and b = h when h is given
+        (which is exactly the paper's estimator, the order-p fit at h).
     treatment : unit-level 0/1 treatment; given ⇒ fuzzy design (τ̂ divided by the first stage).
     weights : per-observation weights (same shapes as ``y``) for weighted unit quantiles.
-    coverage_correction : shrink data-driven bandwidths by n^{-s/((2s+3)(s+3))}.
-    n_boot : multiplier-bootstrap draws (0: no inference).
+    cluster : unit-level cluster labels (or a column name with ``data=``): one bootstrap
+        multiplier per cluster; ``se``, bands and tests are clustered.
+    Q : an (n, M) matrix of unit quantiles computed elsewhere, on the grid ``quantiles``
+        (required then); give it instead of ``y``.
+    coverage_correction : shrink data-driven h by n^{-s/((2s+3)(s+3))}.
+    n_boot : multiplier-bootstrap draws (0: no bands and tests; ``se`` is always computed).
     alpha : level of the bands and tests (default 0.05).
     tests : any of "nullity", "homogeneity", "gini" (centred, sharp designs only).
     test_ranges : None (whole grid), a pair (lo, hi), a vector (a, b, c) meaning [a, b], [b, c],
         or a list of pairs.
-    seed : int, None or ``numpy.random.Generator`` for the multipliers.
+    seed : None, an int ≥ 0, a ``numpy.random.SeedSequence`` or ``Generator`` (multipliers).
     data, unit : a long DataFrame (one row per observation) and its unit column; then x, y,
-        treatment and weights are column names; x and treatment must be constant within a unit.
+        treatment, weights and cluster are column names; x, treatment and cluster must be
+        constant within a unit.
     quantile_method : "linear" (type 7, default) or "inverted_cdf" (the paper's definition).
     rearrangement : "simple" only: "sort" (exact, default) or "interpolated" (R3D 0.1.0's).
-    residuals : bootstrap residuals: "hc3" (default), "hc2", "nn" or "raw".
+    residuals : "hc3" (default), "hc2", "nn" or "raw": residuals of the order-p fit at b.
     multipliers : optional (n, B) matrix of multipliers ξ (overrides ``n_boot`` and ``seed``).
-    s : order the data-driven bandwidth is optimal for (default p - 1).
+    s : order of the estimate and of the bandwidth's optimality (default p - 1).
+    min_units : data-driven windows keep at least this many units per side (default 10).
     progress : show a progress bar over bootstrap chunks.
 
     Returns
@@ -315,157 +308,96 @@ def r3d(
     >>> x = rng.uniform(-1, 1, 500)
     >>> y = [rng.normal(2 + x_i + 1.0 * (x_i >= 0), 1 + 0.5 * (x_i >= 0), 200) for x_i in x]
     >>> res = r3d(x, y, quantiles=np.arange(1, 10) / 10, n_boot=500, seed=2)
-    >>> bool(abs(res.tau[4] - 1.0) < 0.3)        # median effect: true value 1
+    >>> bool(abs(res.tau[4] - 1.0) < 3 * res.se[4])       # median effect: true value 1
     True
-    >>> bool(res.tau[8] > res.tau[0])            # the spread grows above the cutoff
+    >>> bool(res.tau[8] > res.tau[0])                      # the spread grows above the cutoff
+    True
+    >>> paper = r3d(x, y, quantiles=np.arange(1, 10) / 10, h=0.5)   # b = h: order 2 at h
+    >>> paper.b == {"+": 0.5, "-": 0.5}
     True
     """
-    if data is not None:
-        x, y, treatment, weights, units = _from_frame(data, x, y, unit, treatment, weights)
-    else:
-        units = None
-    xv = V.check_running_variable(x, "x")
-    ys = V.check_samples(y, "y")
-    if len(ys) != xv.size:
-        raise ValueError(f"y: has {len(ys)} units but x has {xv.size} (lengths must match)")
-    method = V.check_method(method)
-    kernel = V.check_kernel(kernel)
-    p = V.check_order(p)
-    s = max(p - 1, 0) if s is None else V.check_order(s, "s")
-    q = V.check_quantile_grid(np.arange(1, 100) / 100 if quantiles is None else quantiles)
-    alpha = V.check_alpha(alpha)
-    n_boot = V.check_n_boot(n_boot)
-    if quantile_method not in QUANTILE_METHODS:
-        raise ValueError(f"quantile_method: unknown method {quantile_method!r}; choose one of {QUANTILE_METHODS}")
-    if rearrangement not in REARRANGEMENTS:
-        raise ValueError(f"rearrangement: unknown rule {rearrangement!r}; choose one of {REARRANGEMENTS}")
-    if residuals not in RESIDUAL_RULES:
-        raise ValueError(f"residuals: unknown rule {residuals!r}; choose one of {RESIDUAL_RULES}")
-    if isinstance(tests, str):
-        tests = (tests,)
-    tests = tuple(tests or ())
-    for t in tests:
-        if t not in TESTS:
-            raise ValueError(f"tests: unknown test {t!r}; choose from {TESTS}")
-    try:
-        cutoff = float(cutoff)
-    except (TypeError, ValueError):
-        raise TypeError(f"cutoff: must be a number, got {cutoff!r}") from None
-    if not np.isfinite(cutoff):
-        raise ValueError("cutoff: must be finite")
-    xc = xv - cutoff
-    V.check_sides(xc)
+    # 1. inputs (every check before any work) and unit quantiles, standardised
     fuzzy = treatment is not None
-    tv = V.check_treatment(treatment, xv.size) if fuzzy else None
-    if fuzzy and "gini" in tests:
-        raise ValueError("tests: the Gini test is defined for sharp designs only (complier Gini "
-                         "coefficients are not identified from the outcome limits)")
-    if weights is not None:
-        weights = V.check_unit_weights(weights, ys)
+    opt = _check_options(method, kernel, p, s, alpha, n_boot, tests, rearrangement, residuals, min_units,
+                         coverage_correction, fuzzy)
+    rng = V.check_seed(seed) if multipliers is None else None
     if multipliers is not None:
-        multipliers = np.asarray(multipliers, dtype=float)
+        multipliers = V.as_real_array(multipliers, "multipliers")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: must be True or False, got {progress!r}")
+    inp = prepare_inputs(x, y, Q=Q, cutoff=cutoff, quantiles=quantiles, treatment=treatment, weights=weights,
+                         cluster=cluster, data=data, unit=unit, quantile_method=quantile_method)
+    q = inp.quantiles
     parse_test_ranges(test_ranges, q)  # validate early, even when no bootstrap is run
-    h_num, h_den = _check_h(h, method, q.size, fuzzy)
+    Z, scale = safe_scale(inp.Q)
+    floor = NOISE_FLOOR * float(np.max(np.abs(Z)))
 
-    Q = unit_quantiles(ys, q, weights=weights, method=quantile_method)
+    # 2. bandwidths h and b
+    bw = _bandwidths(inp, h, b, opt)
 
-    selection = None
-    if h_num is None:
-        selection = bandwidth_from_matrix(xc, Q, q, method=method, p=p, s=s, kernel=kernel,
-                                          coverage_correction=coverage_correction)
-        h_num = selection.h
-    if fuzzy and h_den is None:
-        den_sel = bandwidth_from_matrix(xc, tv[:, None], np.array([0.5]), method="frechet", p=p, s=s,
-                                        kernel=kernel, coverage_correction=coverage_correction,
-                                        integrate=True)
-        h_den = float(den_sel.h)
-        if selection is not None:
-            selection.h_den = h_den
-            selection.denominator = den_sel
+    # 3. bias-corrected fits on each side; 4. monotone curves and the effect
+    fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q)
+    raw = {sd: fits[sd].intercept for sd in SIDES}
+    conv = {sd: fits[sd].conventional.intercept for sd in SIDES}
+    mono = {sd: _monotone(raw[sd], q, opt) for sd in SIDES}
+    numerator = _snap(mono["+"] - mono["-"], floor)
+    numerator_conv = _snap(_monotone(conv["+"], q, opt) - _monotone(conv["-"], q, opt), floor)
 
-    fit_p = local_poly_fit(xc, Q, h_num, p, kernel, "+", labels=q)
-    fit_m = local_poly_fit(xc, Q, h_num, p, kernel, "-", labels=q)
-    raw_p, raw_m = fit_p.intercept.copy(), fit_m.intercept.copy()
-    if method == "frechet":
-        plus, minus = isotonic_projection(raw_p, q), isotonic_projection(raw_m, q)
-    else:
-        plus, minus = rearrange(raw_p, q, rearrangement), rearrange(raw_m, q, rearrangement)
-    numerator = plus - minus
-    tau = numerator
-    first_stage = None
-    fits = {"+": fit_p, "-": fit_m}
-    if fuzzy:
-        tf_p = local_poly_fit(xc, tv, h_den, p, kernel, "+")
-        tf_m = local_poly_fit(xc, tv, h_den, p, kernel, "-")
-        jump = float(tf_p.intercept[0] - tf_m.intercept[0])
-        if not np.isfinite(jump) or abs(jump) < FIRST_STAGE_MIN:
-            raise ValueError(f"treatment: the first stage (jump in P(T=1) at the cutoff) is {jump:.3g}, "
-                             "essentially zero; the fuzzy ratio is not identified")
-        # the first stage's influence terms (its own window and weights): φ_T,i = ±w^T_i ê^T_i
-        phi_t = np.zeros(xv.size)
-        for sign, fit in ((1.0, tf_p), (-1.0, tf_m)):
-            r = fit.rows
-            nn = nn_residuals(xc, tv, side_mask(xc, fit.side))[r] if residuals == "nn" else None
-            e = bootstrap_residuals(tv[r, None], fit.fitted_active(), fit.lev_active, fit.k_active > 0,
-                                    residuals, nn)
-            phi_t[r] += sign * (fit.w_active * e)[:, 0]
-        se = float(np.sqrt(np.sum(phi_t**2)))
-        t_stat = abs(jump) / se if se > 0 else np.inf
-        if abs(jump) < 0.1 or t_stat < 2.0:
-            warnings.warn(f"treatment: weak first stage (jump {jump:.3g}, standard error {se:.3g}, "
-                          f"t = {t_stat:.2g}); the fuzzy estimate and its band are unreliable",
-                          UserWarning, stacklevel=2)
-        first_stage = {"plus": float(tf_p.intercept[0]), "minus": float(tf_m.intercept[0]),
-                       "jump": jump, "se": se, "h_den": float(h_den)}
-        tau = numerator / jump
-        fits.update({"T+": tf_p, "T-": tf_m})
+    # 5. influence terms and standard errors (fuzzy: delta method with the first stage)
+    influence = sharp_influence(fits["+"], fits["-"], Z, opt.residuals,
+                                q if opt.method == "frechet" else None, inp.clusters, floor=floor)
+    tau_z, tau_conv_z, first_stage, fs_influence = numerator, numerator_conv, None, None
+    if inp.treatment is not None:
+        t_fits, jump, jump_conv = _first_stage(inp, bw, opt)
+        influence, fs_influence = fuzzy_influence(influence, t_fits["+"], t_fits["-"], inp.treatment, numerator,
+                                                  jump, opt.residuals, inp.clusters)
+        first_stage = FirstStage(plus=float(t_fits["+"].intercept[0]), minus=float(t_fits["-"].intercept[0]),
+                                 jump=jump, se=float(fs_influence.se()[0]), jump_conventional=jump_conv,
+                                 h_den=bw.h_den, b_den=bw.b_den)
+        _check_weak(first_stage)
+        tau_z, tau_conv_z = numerator / jump, numerator_conv / jump_conv
+        fits.update({"T+": t_fits["+"], "T-": t_fits["-"]})
 
     res = R3DResult(
-        quantiles=q, tau=tau, plus=plus, minus=minus, h=h_num, method=method, p=p, kernel=kernel,
-        cutoff=cutoff, n_units=xv.size, n_left=_side_counts(fit_m), n_right=_side_counts(fit_p),
-        first_stage=first_stage, alpha=alpha, plus_raw=raw_p, minus_raw=raw_m,
-        numerator=numerator, bandwidth=selection, fits=fits, unit_quantiles=Q, x=xv, units=units,
-        options=dict(quantile_method=quantile_method, rearrangement=rearrangement, residuals=residuals,
-                     s=s, coverage_correction=coverage_correction, weighted=weights is not None),
+        quantiles=q, tau=tau_z * scale, se=influence.se() * scale, tau_conventional=tau_conv_z * scale,
+        plus=scale * mono["+"], minus=scale * mono["-"], plus_raw=scale * raw["+"], minus_raw=scale * raw["-"],
+        h=bw.h, b=bw.b, method=opt.method, p=opt.p, kernel=opt.kernel, cutoff=inp.cutoff, n_units=inp.n,
+        n_left=fits["-"].n_in_window, n_right=fits["+"].n_in_window,
+        n_clusters=None if inp.clusters is None else int(inp.cluster_labels.size),
+        first_stage=first_stage, alpha=opt.alpha,
+        diagnostics=Diagnostics(
+            fits=fits, unit_quantiles=inp.Q, x=inp.x, influence=influence.scaled(scale), numerator=numerator * scale,
+            units=inp.units, clusters=inp.clusters, cluster_labels=inp.cluster_labels, bandwidth=bw.selection,
+            first_stage_influence=fs_influence,
+            options=dict(s=opt.s, quantile_method=inp.quantile_method, rearrangement=opt.rearrangement,
+                         residuals=opt.residuals, coverage_correction=opt.coverage_correction,
+                         weighted=inp.weighted, min_units=opt.min_units, scale=scale)),
     )
-    if n_boot == 0 and multipliers is None:
+    _check_finite(res)
+    if opt.n_boot == 0 and multipliers is None:
         return res
 
-    if "gini" in tests:
-        for side, curve in (("right", plus), ("left", minus)):
-            if not np.isfinite(gini_from_quantiles(curve, q)):
-                raise ValueError(
-                    f"tests: the Gini test needs a distribution with a positive mean, but the {side} "
-                    "boundary quantile function integrates to a non-positive value (shift the outcome "
-                    "or drop 'gini')")
-    n = xv.size
-    phi = {}
-    for sd, fit in (("+", fit_p), ("-", fit_m)):
-        r = fit.rows
-        fitted = fit.fitted_active()
-        if method == "frechet":
-            fitted = isotonic_projection(fitted, q)
-        nn = nn_residuals(xc, Q, side_mask(xc, sd))[r] if residuals == "nn" else None
-        e = bootstrap_residuals(Q[r], fitted, fit.lev_active, fit.k_active > 0, residuals, nn)
-        full = np.zeros((n, q.size))
-        full[r] = fit.w_active * e
-        phi[sd] = full
-    Phi = phi["+"] - phi["-"]
-    active = [fit_p.rows, fit_m.rows]
-    if fuzzy:
-        active += [fits["T+"].rows, fits["T-"].rows]
-        jump = first_stage["jump"]
-        Phi = (jump * Phi - numerator[None, :] * phi_t[:, None]) / jump**2
-    rows = np.unique(np.concatenate(active))
+    # 6. multiplier bootstrap (on the standardised scale, reported on y's), bands and tests
+    if "gini" in opt.tests:
+        _check_gini(res.plus, res.minus, q)
+    gini_parts = None
+    if "gini" in opt.tests:  # Gini coefficients are scale-free
+        gini_parts = (mono["+"], mono["-"], influence.plus, influence.minus)
     boot = multiplier_bootstrap(
-        Phi[rows], tau, q, n_boot=n_boot, alpha=alpha, rng=_make_rng(seed), multipliers=multipliers,
-        tests=tests, test_ranges=test_ranges,
-        gini_parts=(plus, minus, phi["+"][rows], phi["-"][rows]) if "gini" in tests else None,
-        progress=progress, rows=rows, n_units=n,
-    )
+        influence.terms, tau_z, q, n_boot=opt.n_boot, alpha=opt.alpha, rng=rng, multipliers=multipliers,
+        tests=opt.tests, test_ranges=test_ranges, gini_parts=gini_parts, progress=progress,
+        rows=influence.rows, n_units=inp.n, clusters=influence.clusters,
+    ).scaled(scale)
     res.n_boot = boot.n_boot
     res.band_lower, res.band_upper, res.crit_value = boot.band_lower, boot.band_upper, boot.crit_value
     res.pointwise_lower, res.pointwise_upper = boot.pointwise_lower, boot.pointwise_upper
     res.tests = boot.tests
-    res.bootstrap = boot
+    res.diagnostics.bootstrap = boot
     return res
+
+
+def _check_finite(res: R3DResult) -> None:
+    for name in ("tau", "se", "plus", "minus"):
+        if not np.all(np.isfinite(getattr(res, name))):
+            raise ValueError(f"y: the {name} of this fit is not representable in float64 (values near "
+                             "±1.8e308); rescale y (e.g. to thousands) and refit")

@@ -54,9 +54,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .frechet import isotonic_projection
+from .locpoly import BiasCorrectedFit, side_mask
 from .quantiles import grid_weights
 
 __all__ = [
+    "Influence",
+    "side_influence",
+    "sharp_influence",
+    "fuzzy_influence",
+    "cluster_sums",
     "BootstrapResult",
     "RESIDUAL_RULES",
     "TESTS",
@@ -70,6 +77,120 @@ __all__ = [
 
 RESIDUAL_RULES = ("hc3", "hc2", "nn", "raw")
 TESTS = ("nullity", "homogeneity", "gini")
+
+#: elements (draws × units) of one block of multipliers: bounds the bootstrap's memory
+BOOT_CHUNK_ELEMENTS = 4_000_000
+#: keep the (B, M) draws for plots when B·M is at most this
+KEEP_DRAWS_ELEMENTS = 5_000_000
+#: 1 - ℓ below this counts as a leverage of one (no leverage correction there)
+LEVERAGE_ONE = 1e-10
+
+
+@dataclass
+class Influence:
+    """Linearisation of the estimate: τ̂(q) - τ(q) ≈ Σ_i terms_i(q) (Van Dijcke 2025, A-4.3).
+
+    ``rows``: the units with a term (inside some window), ``terms`` (n_r, M); sharp designs also
+    keep the two boundary curves' parts ``plus``/``minus`` (m̂_± - m_± ≈ Σ_i ±parts_i) for the
+    Gini test; ``clusters``: the cluster code of each row (None: every unit its own cluster).
+    """
+
+    rows: np.ndarray
+    terms: np.ndarray
+    plus: np.ndarray | None = None
+    minus: np.ndarray | None = None
+    clusters: np.ndarray | None = None
+
+    def se(self) -> np.ndarray:
+        """Pointwise standard error √Σ_g (Σ_{i∈g} terms_i)² (g: clusters, or units)."""
+        return np.sqrt(np.sum(cluster_sums(self.terms, self.clusters) ** 2, axis=0))
+
+    def full(self, n_units: int) -> np.ndarray:
+        """The (n_units, M) matrix of terms, zero for units without one."""
+        out = np.zeros((n_units,) + self.terms.shape[1:])
+        out[self.rows] = self.terms
+        return out
+
+    def scaled(self, scale: float) -> "Influence":
+        """The terms of the outcome multiplied by ``scale``."""
+        if scale == 1.0:
+            return self
+        mul = (lambda a: None if a is None else a * scale)
+        return Influence(rows=self.rows, terms=self.terms * scale, plus=mul(self.plus), minus=mul(self.minus),
+                         clusters=self.clusters)
+
+
+def cluster_sums(terms: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
+    """Rows of ``terms`` summed within clusters (codes 0..G-1, not necessarily all present);
+    ``clusters=None`` returns ``terms``."""
+    if clusters is None:
+        return terms
+    codes, inv = np.unique(clusters, return_inverse=True)
+    out = np.zeros((codes.size,) + terms.shape[1:])
+    np.add.at(out, inv, terms)
+    return out
+
+
+def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
+                   project: np.ndarray | None = None, floor: float = 0.0) -> np.ndarray:
+    """Influence terms of one bias-corrected boundary value, on ``fit.rows``:
+
+        φ_i(q) = ω_i(q) ê_i(q),   ê_i = Y_i - (order-p fit at b)(X̃_i),
+
+    leverage-corrected with the order-p fit's leverage ("hc3": ê/(1-ℓ), "hc2": ê/√(1-ℓ),
+    "raw"; "nn": nearest-neighbour residuals).  ``project``: the quantile grid, to project
+    each unit's fitted curve onto non-decreasing functions first (Fréchet).  The robust
+    standard error √Σφ² equals rdrobust's with ``vce="hc3"``.  Residuals smaller than
+    ``floor`` in absolute value are rounding noise and set to zero.
+    """
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    rows, bias = fit.rows, fit.bias
+    active = fit.omega != 0
+    if rule == "nn":
+        nn = nn_residuals(bias.xc, Y, side_mask(bias.xc, fit.side))[rows]
+        e = bootstrap_residuals(Y[rows], None, None, active, rule, nn)
+    else:
+        fitted = bias.fitted_at(rows)
+        if project is not None:
+            fitted = isotonic_projection(fitted, project)
+        lev = bias.active_values(bias.lev_active, rows)
+        e = bootstrap_residuals(Y[rows], fitted, lev, active, rule)
+    if floor > 0:
+        e = np.where(np.abs(e) < floor, 0.0, e)
+    return fit.omega * e
+
+
+def sharp_influence(fit_plus: BiasCorrectedFit, fit_minus: BiasCorrectedFit, Y: np.ndarray,
+                    rule: str = "hc3", project: np.ndarray | None = None,
+                    clusters: np.ndarray | None = None, floor: float = 0.0) -> Influence:
+    """τ̂ = m̂_+ - m̂_-: terms φ^+ - φ^- on the units of both windows (the sides are disjoint)."""
+    rows = np.union1d(fit_plus.rows, fit_minus.rows)
+    parts = {}
+    for sd, fit in (("+", fit_plus), ("-", fit_minus)):
+        full = np.zeros((rows.size, fit.omega.shape[1]))
+        full[np.searchsorted(rows, fit.rows)] = side_influence(fit, Y, rule, project, floor)
+        parts[sd] = full
+    return Influence(rows=rows, terms=parts["+"] - parts["-"], plus=parts["+"], minus=parts["-"],
+                     clusters=None if clusters is None else clusters[rows])
+
+
+def fuzzy_influence(numerator: Influence, t_plus: BiasCorrectedFit, t_minus: BiasCorrectedFit,
+                    T: np.ndarray, num_hat: np.ndarray, jump: float, rule: str = "hc3",
+                    clusters: np.ndarray | None = None) -> tuple[Influence, Influence]:
+    """Delta method for τ̂_F = Δ_Y / Δ_T: terms (Δ_T φ_Y - Δ_Y φ_T) / Δ_T², with φ_T the first
+    stage's own terms (its windows and weights).  Returns (ratio, first stage)."""
+    first = sharp_influence(t_plus, t_minus, T, rule, None, clusters)
+    rows = np.union1d(numerator.rows, first.rows)
+    M = numerator.terms.shape[1]
+    phi_y = np.zeros((rows.size, M))
+    phi_y[np.searchsorted(rows, numerator.rows)] = numerator.terms
+    phi_t = np.zeros(rows.size)
+    phi_t[np.searchsorted(rows, first.rows)] = first.terms[:, 0]
+    terms = (jump * phi_y - num_hat[None, :] * phi_t[:, None]) / jump**2
+    ratio = Influence(rows=rows, terms=terms, clusters=None if clusters is None else clusters[rows])
+    return ratio, first
 
 
 def critical_value(stats: np.ndarray, alpha: float) -> float:
@@ -120,7 +241,7 @@ def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", nn=No
     if rule == "raw":
         return e
     one_minus = 1.0 - leverage
-    ok = one_minus > 1e-10
+    ok = one_minus > LEVERAGE_ONE
     scale = np.where(ok, one_minus, 1.0)
     if rule == "hc2":
         scale = np.sqrt(scale)
@@ -198,9 +319,30 @@ class BootstrapResult:
     sup_stats: np.ndarray
     tests: pd.DataFrame
     draws: np.ndarray | None = field(default=None, repr=False)
+    influence: np.ndarray | None = field(default=None, repr=False)  # (n_r, M) terms the draws use
+    rows: np.ndarray | None = field(default=None, repr=False)       # their unit indices
+    clusters: np.ndarray | None = field(default=None, repr=False)   # their cluster codes
+
+    def scaled(self, scale: float) -> "BootstrapResult":
+        """The same bootstrap for the outcome multiplied by ``scale`` > 0 (every quantity on
+        τ̂'s scale is multiplied; p-values and the scale-free Gini statistic are unchanged)."""
+        if scale == 1.0:
+            return self
+        tests = self.tests.copy()
+        on_tau = tests["test"] != "gini"
+        for col in ("statistic", "critical_value"):
+            tests[col] = tests[col].astype(float)
+            tests.loc[on_tau, col] = tests.loc[on_tau, col] * scale
+        mul = (lambda a: None if a is None else a * scale)
+        return BootstrapResult(
+            n_boot=self.n_boot, alpha=self.alpha, crit_value=self.crit_value * scale,
+            band_lower=self.band_lower * scale, band_upper=self.band_upper * scale,
+            pointwise_lower=self.pointwise_lower * scale, pointwise_upper=self.pointwise_upper * scale,
+            sd=self.sd * scale, sup_stats=self.sup_stats * scale, tests=tests, draws=mul(self.draws),
+            influence=mul(self.influence), rows=self.rows, clusters=self.clusters)
 
 
-def _chunks(B: int, n: int, max_elems: int = 4_000_000):
+def _chunks(B: int, n: int, max_elems: int = BOOT_CHUNK_ELEMENTS):
     size = max(1, min(B, max_elems // max(n, 1)))
     for start in range(0, B, size):
         yield start, min(B, start + size)
@@ -218,10 +360,11 @@ def multiplier_bootstrap(
     tests: Sequence[str] = (),
     test_ranges=None,
     gini_parts: tuple | None = None,
-    keep_draws: int = 5_000_000,
+    keep_draws: int = KEEP_DRAWS_ELEMENTS,
     progress: bool = False,
     rows: np.ndarray | None = None,
     n_units: int | None = None,
+    clusters: np.ndarray | None = None,
 ) -> BootstrapResult:
     """Run the multiplier bootstrap from the influence matrix ``phi`` (n × M).
 
@@ -238,12 +381,22 @@ def multiplier_bootstrap(
     tests : any of "nullity", "homogeneity", "gini".
     gini_parts : (m_plus, m_minus, phi_plus, phi_minus), needed for the Gini test.
     keep_draws : keep the (B, M) draws when B·M is at most this (for plots).
+    clusters : optional cluster code of each row of ``phi``: one multiplier per cluster,
+        G_b = Σ_g ξ_gb Σ_{i∈g} phi_i (clustered bands and tests).
     """
     phi = np.asarray(phi, dtype=float)
+    phi_rows = phi
     tau = np.asarray(tau, dtype=float)
     q = np.asarray(quantiles, dtype=float)
+    n_all = phi.shape[0] if rows is None else int(n_units)
+    if clusters is not None:
+        if multipliers is not None:
+            raise ValueError("multipliers: cannot be combined with cluster= (multipliers are drawn per cluster)")
+        phi = cluster_sums(phi, clusters)
+        if gini_parts is not None:
+            gini_parts = (gini_parts[0], gini_parts[1], cluster_sums(gini_parts[2], clusters),
+                          cluster_sums(gini_parts[3], clusters))
     n, m = phi.shape
-    n_all = n if rows is None else int(n_units)
     if multipliers is not None:
         xi_all = np.asarray(multipliers, dtype=float)
         if xi_all.ndim != 2 or xi_all.shape[0] != n_all:
@@ -302,27 +455,27 @@ def multiplier_bootstrap(
     var = (s2 - B * mean**2) / max(B - 1, 1)
     sd = np.sqrt(np.maximum(var, 0.0))
     z = norm.ppf(1.0 - alpha / 2.0)
-    rows = []
+    table_rows = []
     for r, ((lo, hi), (mk, wr)) in enumerate(zip(ranges, masks)):
         label = f"[{lo:g}, {hi:g}]"
         if "nullity" in tests:
             T = float(np.abs(tau[mk]).max())
             S = null_s[r]
-            rows.append(("nullity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
+            table_rows.append(("nullity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
         if "homogeneity" in tests:
             tr = tau[mk]
             T = float(np.abs(tr - tr @ wr).max())
             S = homo_s[r]
-            rows.append(("homogeneity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
+            table_rows.append(("homogeneity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
     if gini_d is not None:
         T = abs(d_hat)
         S = np.abs(gini_d[np.isfinite(gini_d)])
         p = (1 + np.sum(S >= T)) / (1 + S.size) if S.size else np.nan
-        rows.append(("gini", f"[{q[0]:g}, {q[-1]:g}]", T, critical_value(S, alpha) if S.size else np.nan, p))
-    table = pd.DataFrame(rows, columns=["test", "range", "statistic", "critical_value", "p_value"])
+        table_rows.append(("gini", f"[{q[0]:g}, {q[-1]:g}]", T, critical_value(S, alpha) if S.size else np.nan, p))
+    table = pd.DataFrame(table_rows, columns=["test", "range", "statistic", "critical_value", "p_value"])
     return BootstrapResult(
         n_boot=B, alpha=alpha, crit_value=crit,
         band_lower=tau - crit, band_upper=tau + crit,
         pointwise_lower=tau - z * sd, pointwise_upper=tau + z * sd,
-        sd=sd, sup_stats=sup, tests=table, draws=draws,
+        sd=sd, sup_stats=sup, tests=table, draws=draws, influence=phi_rows, rows=rows, clusters=clusters,
     )

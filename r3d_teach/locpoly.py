@@ -39,7 +39,10 @@ import numpy as np
 
 from .kernels import get_kernel
 
-__all__ = ["OneSidedFit", "local_poly_fit", "side_mask"]
+__all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "bias_corrected_fit", "side_mask", "SIDES"]
+
+#: the two sides of the cutoff: "+" (x >= cutoff, treated, "right") and "-" (x < cutoff, "left")
+SIDES = ("+", "-")
 
 
 def side_mask(xc: np.ndarray, side: str) -> np.ndarray:
@@ -110,11 +113,6 @@ class OneSidedFit:
         """m̂_±(q) = α̂_0(q), the boundary value at the cutoff (M,)."""
         return self.coef[0]
 
-    @property
-    def in_window(self) -> np.ndarray:
-        """(n, M) boolean: units with positive kernel weight on this side."""
-        return self.kernel_weights > 0
-
     def coefficient(self, k: int) -> np.ndarray:
         """Unscaled coefficient β_k = α_k / h^k of X̃^k (so m^{(k)}(0) = k! β_k)."""
         return self.coef[k] / self.h**k
@@ -133,18 +131,25 @@ class OneSidedFit:
             col = np.einsum("nmj,mj->nm", P, self.sinv[:, :, k])
         return self.k_active * col / self.h[None, :] ** k
 
-    def coefficient_weights(self, k: int) -> np.ndarray:
-        """(n, M) version of :meth:`coefficient_weights_active` (zero off the window).
-        Used for sandwich variances, Var(β̂_k) ≈ Σ_i a_i² ê_i²."""
-        return self._full(self.coefficient_weights_active(k))
-
     def fitted_active(self) -> np.ndarray:
         """(n_a, M) fitted values r_p(X̃_i/h)'α̂ at the active units."""
         return np.einsum("nmk,km->nm", self._powers(self.rows), self.coef)
 
     def fitted(self) -> np.ndarray:
         """(n, M) fitted values r_p(X̃_i/h)'α̂ at every unit's own X̃ (all units)."""
-        return np.einsum("nmk,km->nm", self._powers(slice(None)), self.coef)
+        return self.fitted_at(slice(None))
+
+    def fitted_at(self, rows) -> np.ndarray:
+        """Fitted values r_p(X̃_i/h)'α̂ at the given rows (inside the window or not)."""
+        return np.einsum("nmk,km->nm", self._powers(rows), self.coef)
+
+    def active_values(self, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Values of an active-row array ``a`` (n_a, M) at ``rows`` (sorted unit indices), 0 off
+        this fit's active rows."""
+        out = np.zeros((rows.size, self.n_columns))
+        pos = np.searchsorted(rows, self.rows)
+        out[pos] = a
+        return out
 
 
 def _singular_message(side, count, p, col, h, labels):
@@ -195,22 +200,30 @@ def local_poly_fit(
     rows = np.flatnonzero(on_side & (np.abs(xc) <= hv.max()))
     xa = xc[rows]
     Ya = Y[rows]
+    # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
+    # a bandwidth wider than the data (a global fit) stays well conditioned; the results are
+    # converted to the basis u = X̃/h: coefficient k times (d/h)^k, S⁻¹ scaled accordingly
+    span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
     if np.all(hv == hv[0]):
         u = xa / hv[0]
         kw = K(u)
         cnt = int((kw > 0).sum())
         if cnt < p + 1:
             raise ValueError(_singular_message(side, cnt, p, 0, hv[0], None))
-        R = u[:, None] ** pw  # (n_a, p+1)
+        d = min(hv[0], span)
+        R = (xa / d)[:, None] ** pw  # (n_a, p+1)
         S = R.T @ (kw[:, None] * R)
         _check_condition(S[None], side, p, hv, labels, cnt)
         Sinv = np.linalg.inv(S)
-        coef = Sinv @ ((kw[:, None] * R).T @ Ya)  # (p+1, M)
+        coef = Sinv @ ((kw[:, None] * R).T @ Ya)  # (p+1, M) in the v basis
         RS = R @ Sinv
         k_a = kw[:, None]
         w_a = (kw * RS[:, 0])[:, None]
         lev_a = (kw * np.sum(RS * R, axis=1))[:, None]
         k_a, w_a, lev_a = (np.broadcast_to(a, (rows.size, m)) for a in (k_a, w_a, lev_a))
+        g = (hv[0] / d) ** pw  # v^k = u^k (h/d)^k
+        coef = coef * g[:, None]
+        Sinv = Sinv * np.outer(g, g)
     else:
         u = xa[:, None] / hv[None, :]
         k_a = K(u)
@@ -218,7 +231,8 @@ def local_poly_fit(
         if (cnt < p + 1).any():
             j = int(np.argmin(cnt))
             raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
-        R = u[..., None] ** pw  # (n_a, M, p+1)
+        d = np.minimum(hv, span)
+        R = (xa[:, None] / d[None, :])[..., None] ** pw  # (n_a, M, p+1)
         KR = k_a[..., None] * R
         S = np.einsum("nmj,nmk->mjk", KR, R)
         _check_condition(S, side, p, hv, labels, cnt)
@@ -227,6 +241,9 @@ def local_poly_fit(
         RS = np.einsum("nmj,mjk->nmk", R, Sinv)
         w_a = k_a * RS[..., 0]
         lev_a = k_a * np.sum(RS * R, axis=2)
+        g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
+        coef = coef * g.T
+        Sinv = Sinv * g[:, :, None] * g[:, None, :]
     return OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
                        k_active=k_a, w_active=w_a, lev_active=lev_a)
 
@@ -246,3 +263,76 @@ def _check_condition(S, side, p, hv, labels, cnt):
             f"(h = {hv[j]:.4g}, {c} units in the window, too few distinct x values for "
             f"order p = {p}). Increase h (or lower p)."
         )
+
+
+@dataclass
+class BiasCorrectedFit:
+    """Robust bias correction on one side (Calonico, Cattaneo and Titiunik 2014): the order-s
+    fit at h, its leading bias estimated by the order-p fit at b (p > s).
+
+    With c_h(q) = Σ_i w_i(h) X̃_i^{s+1} (the bias constant of the order-s fit, on the sample)
+    and a_i(b) the weights of the coefficient of X̃^{s+1} in the order-p fit at b,
+
+        m̂^bc(q) = Σ_i ω_i(q) Q_i(q),      ω_i = w_i(h) - c_h a_i(b).
+
+    With b = h and p = s + 1 this is exactly the intercept of the order-p fit at h (the
+    paper's estimator).  ``rows`` are the units inside either window; ``omega`` holds ω on
+    those rows (n_r, M).
+    """
+
+    conventional: OneSidedFit  # order s at h
+    bias: OneSidedFit          # order p at b
+    rows: np.ndarray
+    omega: np.ndarray = field(repr=False)
+    bias_constant: np.ndarray = field(repr=False)
+
+    @property
+    def side(self) -> str:
+        return self.conventional.side
+
+    @property
+    def intercept(self) -> np.ndarray:
+        """m̂^bc(q), the bias-corrected boundary value (M,)."""
+        if self.bias is self.conventional:  # p == s: no bias correction
+            return self.conventional.intercept
+        return self.conventional.intercept - self.bias_constant * self.bias.coefficient(self.conventional.p + 1)
+
+    @property
+    def n_in_window(self) -> int:
+        """Units with positive kernel weight at h (the minimum over the grid)."""
+        return int((self.conventional.k_active > 0).sum(axis=0).min())
+
+
+def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
+                       kernel: str = "triangular", side: str = "+",
+                       labels: np.ndarray | None = None) -> BiasCorrectedFit:
+    """Fit order ``s`` at ``h`` and order ``p`` at ``b`` on one side and combine them into the
+    robust bias-corrected boundary value (see :class:`BiasCorrectedFit`).
+
+    ``h``, ``b``: scalars or (M,) arrays (one per column).  ``p == s`` means no bias
+    correction (ω = w(h)).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> x = np.linspace(-1, 1, 401)
+    >>> Y = (1 + x + 3 * x**2)[:, None]           # curvature: the local linear fit is biased
+    >>> conv = local_poly_fit(x, Y, 0.5, 1, side="+").intercept[0]
+    >>> bc = bias_corrected_fit(x, Y, 0.5, 0.8, s=1, p=2, side="+")
+    >>> bool(abs(conv - 1) > 0.01), round(float(bc.intercept[0]), 10)   # bias removed exactly
+    (True, 1.0)
+    """
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
+    if p == s:
+        return BiasCorrectedFit(conventional=conv, bias=conv, rows=conv.rows, omega=conv.w_active,
+                                bias_constant=np.zeros(conv.n_columns))
+    bias = local_poly_fit(xc, Y, b, p, kernel, side, labels=labels)
+    rows = np.union1d(conv.rows, bias.rows)
+    w_h = conv.active_values(conv.w_active, rows)
+    a_b = bias.active_values(bias.coefficient_weights_active(s + 1), rows)
+    c_h = np.sum(conv.w_active * conv.xc[conv.rows, None] ** (s + 1), axis=0)
+    omega = w_h - c_h[None, :] * a_b
+    return BiasCorrectedFit(conventional=conv, bias=bias, rows=rows, omega=omega, bias_constant=c_h)

@@ -138,8 +138,8 @@ def _pseudo_samples(Q: np.ndarray) -> list:
 def influence_matrix(x: np.ndarray, y: Any, quantiles: np.ndarray, method: str = "frechet",
                      **r3d_kwargs) -> tuple[Any, np.ndarray]:
     """:func:`r3d` and the n × M influence matrix Φ of its multiplier bootstrap
-    (G_b = Σ_i ξ_ib Φ_i), read off through the public API: with the identity matrix as
-    multipliers, draw b is Φ_b. Returns ``(result, Phi)``.
+    (G_b = Σ_i ξ_ib Φ_i), as the fit stores it (``diagnostics.influence``).
+    Returns ``(result, Phi)``.
 
     >>> import numpy as np
     >>> from r3d_teach.simulate import paper_dgp1
@@ -149,8 +149,8 @@ def influence_matrix(x: np.ndarray, y: Any, quantiles: np.ndarray, method: str =
     (200, 9)
     """
     n = len(x)
-    res = r3d(x, y, method=method, quantiles=quantiles, multipliers=np.eye(n), tests=(), **r3d_kwargs)
-    return res, np.asarray(res.bootstrap.draws, dtype=float)
+    res = r3d(x, y, method=method, quantiles=quantiles, tests=(), **r3d_kwargs)
+    return res, res.diagnostics.influence.full(n)
 
 
 def _root(Phi: np.ndarray) -> np.ndarray:
@@ -260,7 +260,7 @@ def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha
     if sim.treatment is not None:
         res = r3d(sim.x, ys, method=m, quantiles=q, treatment=sim.treatment, n_boot=n_boot,
                   alpha=alpha, seed=np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m)))
-        boots = {fd: res.bootstrap}
+        boots = {fd: res.diagnostics.bootstrap}
         tau0, h_used = res.tau, res.h
     else:
         res, Phi = influence_matrix(sim.x, ys, q, m)

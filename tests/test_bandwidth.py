@@ -115,7 +115,7 @@ def test_bandwidth_input_errors():
         select_bandwidth(np.abs(x) + 0.1, y)
     with pytest.raises(ValueError, match="y: has 49 units but x has 50"):
         select_bandwidth(x, y[:-1])
-    with pytest.raises(ValueError, match="x: only 3 units on the right"):
+    with pytest.raises(ValueError, match=r"x: only 3 distinct value\(s\) of x on the right"):
         xx = x.copy()
         xx[xx >= 0] = -0.5
         xx[:3] = [0.1, 0.2, 0.3]

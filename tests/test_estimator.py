@@ -63,11 +63,11 @@ def test_fuzzy_effect_recovered():
 def test_every_in_window_unit_enters_the_bootstrap():
     x, y = _sharp(200, 40, 3)
     res = r3d(x, y, quantiles=Q9, h=0.5, multipliers=np.eye(200), residuals="raw")
-    Phi = res.bootstrap.draws  # identity multipliers: draw b is unit b's influence term
+    Phi = res.diagnostics.bootstrap.draws  # identity multipliers: draw b is unit b's influence term
     inside = np.abs(x) <= 0.5 - 1e-12
     assert np.all(np.abs(Phi[inside]).max(axis=1) > 0)
     assert np.all(Phi[~inside] == 0)
-    assert (res.fits["+"].weights[:, 0] < 0).sum() > 5  # negative-weight units are among them
+    assert (res.diagnostics.fits["+"].bias.weights[:, 0] < 0).sum() > 5  # negative-weight units are among them
 
 
 def test_fuzzy_bootstrap_uses_the_first_stage_window():
@@ -77,7 +77,7 @@ def test_fuzzy_bootstrap_uses_the_first_stage_window():
     t = (rng.uniform(size=n) < 0.2 + 0.6 * (x >= 0)).astype(float)
     y = list((1 + x + 2 * t)[:, None] + rng.normal(size=(n, 40)))
     res = r3d(x, y, treatment=t, quantiles=Q9, h=(0.3, 0.9), multipliers=np.eye(n), residuals="raw")
-    Phi = res.bootstrap.draws
+    Phi = res.diagnostics.bootstrap.draws
     ring = (np.abs(x) > 0.3) & (np.abs(x) < 0.9 - 1e-9)
     assert np.all(np.abs(Phi[ring]).max(axis=1) > 0)  # outside the outcome window, inside h_den
     assert np.all(Phi[np.abs(x) >= 0.9] == 0)
@@ -92,8 +92,8 @@ def test_fuzzy_bootstrap_uses_the_first_stage_window():
         w = k * (X @ np.linalg.solve(S, np.eye(3)[0]))
         beta = np.linalg.solve(S, X.T @ (k * t))
         phiT += sign * w * np.where(k > 0, t - X @ beta, 0.0)
-    jump = res.first_stage["jump"]
-    expected_ring = -res.numerator[None, :] * phiT[ring, None] / jump**2
+    jump = res.first_stage.jump
+    expected_ring = -res.diagnostics.numerator[None, :] * phiT[ring, None] / jump**2
     np.testing.assert_allclose(Phi[ring], expected_ring, atol=1e-12)
 
 
@@ -101,7 +101,7 @@ def test_band_defined_for_small_B_and_p_value_rule():
     x, y = _sharp(200, 40, 4)
     res = r3d(x, y, quantiles=Q9, n_boot=5, seed=1)
     assert np.isfinite(res.crit_value)
-    assert res.crit_value == pytest.approx(res.bootstrap.sup_stats.max())
+    assert res.crit_value == pytest.approx(res.diagnostics.bootstrap.sup_stats.max())
     assert set(np.round(res.tests.p_value * 6)) <= set(range(1, 7))
 
 
@@ -127,7 +127,7 @@ def test_dataframe_interface_equals_arrays():
     df = _long(x, y).sample(frac=1.0, random_state=0)  # shuffled rows
     a = r3d(x, y, quantiles=Q9, h=0.6)
     b = r3d("x", "y", data=df, unit="unit", quantiles=Q9, h=0.6)
-    order = {u: i for i, u in enumerate(b.units)}
+    order = {u: i for i, u in enumerate(b.diagnostics.units)}
     assert sorted(order) == sorted(f"u{i}" for i in range(150))
     np.testing.assert_allclose(a.tau, b.tau, atol=1e-12)
     df["w"] = 1.0
@@ -177,7 +177,7 @@ def small():
     (dict(h=0.02), ValueError, r"h: only \d unit\(s\) with positive kernel weight on the .* side.*Increase h"),
     (dict(alpha=0.0), ValueError, "alpha: must be strictly inside"),
     (dict(alpha=1.5), ValueError, "alpha: must be strictly inside"),
-    (dict(n_boot=-1), ValueError, "n_boot: must be non-negative"),
+    (dict(n_boot=-1), ValueError, "n_boot: must be >= 0"),
     (dict(tests=("equality",)), ValueError, "tests: unknown test"),
     (dict(quantile_method="type9"), ValueError, "quantile_method: unknown"),
     (dict(rearrangement="spline"), ValueError, "rearrangement: unknown"),
@@ -229,12 +229,15 @@ def test_result_methods(small, capsys):
     res = r3d(x, y, quantiles=np.arange(1, 100) / 100, n_boot=50, seed=0)
     assert isinstance(res, R3DResult)
     df = res.to_frame()
-    assert list(df.columns[:4]) == ["q", "tau", "plus", "minus"] and len(df) == 99
+    assert list(df.columns[:4]) == ["q", "tau", "se", "tau_conventional"] and len(df) == 99
     np.testing.assert_allclose(df.tau, res.plus - res.minus)
-    table = res.summary()
-    out = capsys.readouterr().out
+    summ = res.summary()
+    assert capsys.readouterr().out == ""  # shown once, by whoever displays it
+    out = str(summ)
     assert "R3D (sharp, method = frechet" in out and "Tests:" in out and "uniform band" in out
-    np.testing.assert_allclose(table.q, Q9)
+    assert "<table" in summ._repr_html_() and "bias correction b" in summ._repr_html_()
+    np.testing.assert_allclose(summ.to_frame().q, Q9)
+    assert len(repr(res)) < 200 and "array" not in repr(res)
     ax = res.plot()
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), res.tau)
     axes = res.plot(boundary=True)
@@ -264,13 +267,16 @@ def test_weak_first_stage_warning_uses_precision():
     weak = (rng.uniform(size=n) < 0.44 + 0.12 * (x >= 0)).astype(float)
     with pytest.warns(UserWarning, match="weak first stage"):
         r = r3d(x, y, treatment=weak, quantiles=Q9, h=(0.5, 0.3))
-    assert r.first_stage["se"] > abs(r.first_stage["jump"]) / 2
+    assert r.first_stage.se > abs(r.first_stage.jump) / 2
     strong = (rng.uniform(size=n) < 0.1 + 0.8 * (x >= 0)).astype(float)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r = r3d(x, y, treatment=strong, quantiles=Q9, h=(0.5, 0.5))
-    # the standard error equals the sd of the first-stage part of the bootstrap draws
-    rb = r3d(x, y, treatment=strong, quantiles=Q9, h=(0.5, 0.5), multipliers=np.eye(n))
-    assert r.first_stage["se"] > 0 and rb.first_stage["se"] == pytest.approx(r.first_stage["se"])
+    # the first stage's standard error is rdrobust's robust HC3 one for T (local linear at h,
+    # bias-corrected by local quadratic at b = h)
+    rdrobust = pytest.importorskip("rdrobust")
+    ref = rdrobust.rdrobust(strong, x, c=0, p=1, q=2, h=0.5, b=0.5, kernel="triangular", vce="hc3")
+    assert r.first_stage.jump == pytest.approx(float(ref.coef.iloc[1, 0]), abs=1e-10)
+    assert r.first_stage.se == pytest.approx(float(ref.se.iloc[2, 0]), rel=1e-8)

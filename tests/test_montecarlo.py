@@ -40,7 +40,7 @@ def test_influence_matrix_and_pseudo_samples(method):
     # r3d's own multiplier draws are xi' Phi for any multipliers xi
     xi = np.random.default_rng(0).standard_normal((300, 250))
     own = r3d(sim.x, sim.y, method=method, quantiles=DEC, multipliers=xi)
-    np.testing.assert_allclose(own.bootstrap.draws, xi.T @ Phi, atol=1e-10)
+    np.testing.assert_allclose(own.diagnostics.bootstrap.draws, xi.T @ Phi, atol=1e-10)
     boot = multiplier_bootstrap(Phi, res.tau, DEC, multipliers=xi, tests=("nullity", "homogeneity"))
     assert boot.crit_value == pytest.approx(own.crit_value, abs=1e-10)
     np.testing.assert_allclose(boot.tests["p_value"], own.tests["p_value"], atol=1e-12)

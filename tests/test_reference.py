@@ -37,8 +37,8 @@ def test_raw_intercepts_and_coefficients_match_r(reference, ds, method, p):
     res, out, _ = _fit(reference, ds, method, p)
     np.testing.assert_allclose(res.plus_raw, out["intercept_plus_raw"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(res.minus_raw, out["intercept_minus_raw"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.fits["+"].coef, out["alpha_plus"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.fits["-"].coef, out["alpha_minus"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.fits["+"].bias.coef, out["alpha_plus"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.fits["-"].bias.coef, out["alpha_minus"], rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("ds", ["sharp_mean", "hetero_scale", "fuzzy"])
@@ -64,10 +64,10 @@ def test_simple_matches_r_only_with_interpolated_rearrangement(reference, ds):
 @pytest.mark.parametrize("method,p", FUZZY)
 def test_fuzzy_estimates_match_r(reference, method, p):
     res, out, _ = _fit(reference, "fuzzy", method, p, fuzzy=True, rearrangement="interpolated")
-    np.testing.assert_allclose(res.first_stage["jump"], out["fuzzy_denominator"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.fits["T+"].coef[:, 0], out["alphaT_plus"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.fits["T-"].coef[:, 0], out["alphaT_minus"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.numerator, np.array(out["int_plus"]) - np.array(out["int_minus"]), atol=1e-9)
+    np.testing.assert_allclose(res.first_stage.jump, out["fuzzy_denominator"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.fits["T+"].bias.coef[:, 0], out["alphaT_plus"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.fits["T-"].bias.coef[:, 0], out["alphaT_minus"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.numerator, np.array(out["int_plus"]) - np.array(out["int_minus"]), atol=1e-9)
     np.testing.assert_allclose(res.tau, out["tau"], rtol=0, atol=1e-9)
 
 
@@ -77,9 +77,9 @@ def test_bootstrap_machinery_reproduces_r_draws(reference, ds, method, p):
     """With R's multipliers and R's residual rule (residuals only where w > 0), our multiplier
     bootstrap reproduces R's sup statistics draw by draw."""
     res, out, q = _fit(reference, ds, method, p, rearrangement="interpolated")
-    Q = res.unit_quantiles
+    Q = res.diagnostics.unit_quantiles
     phi = np.zeros_like(Q)
-    for sign, fit in ((1, res.fits["+"]), (-1, res.fits["-"])):
+    for sign, fit in ((1, res.diagnostics.fits["+"].bias), (-1, res.diagnostics.fits["-"].bias)):
         fitted = fit.fitted()
         pos = fit.weights > 0
         if method == "frechet":
@@ -98,9 +98,9 @@ def test_our_bootstrap_uses_the_whole_window_and_is_wider_than_r(reference):
     # every unit with a negative weight contributes (multipliers = identity reveal each unit's term)
     r2 = r3d(reference["sets"]["sharp_mean"]["x"], reference["sets"]["sharp_mean"]["y"], quantiles=q,
              kernel="epanechnikov", h=0.5, multipliers=np.eye(200), residuals="raw")
-    neg = (r2.fits["+"].weights[:, 0] < 0) | (r2.fits["-"].weights[:, 0] < 0)
+    neg = (r2.diagnostics.fits["+"].bias.weights[:, 0] < 0) | (r2.diagnostics.fits["-"].bias.weights[:, 0] < 0)
     assert neg.sum() > 30
-    assert np.all(np.abs(r2.bootstrap.draws[neg]).max(axis=1) > 0)
+    assert np.all(np.abs(r2.diagnostics.bootstrap.draws[neg]).max(axis=1) > 0)
 
 
 def test_automatic_bandwidths_differ_from_r_on_purpose(reference):

@@ -92,7 +92,7 @@ def band_demo(x, y, alpha: float = 0.05, n_boot: int = 199, seed: int = 0, quant
     res = r3d(x, y, quantiles=quantiles, h=h, n_boot=int(n_boot), alpha=float(alpha), seed=seed, tests=())
     return dict(q=res.quantiles, tau=res.tau, lower=res.band_lower, upper=res.band_upper,
                 pw_lower=res.pointwise_lower, pw_upper=res.pointwise_upper, crit=float(res.crit_value),
-                sup=res.bootstrap.sup_stats, h=float(np.max(res.h)), alpha=float(alpha), n_boot=int(n_boot))
+                sup=res.diagnostics.bootstrap.sup_stats, h=float(np.max(res.h)), alpha=float(alpha), n_boot=int(n_boot))
 
 
 def draw_band_demo(out: dict, ax_sup, ax_band, truth=None, sup_max: float | None = None):
@@ -166,7 +166,7 @@ def fuzzy_demo(strength: float, seed: int = 0, n_units: int = 1000, n_obs: int =
             return out
     weak = [str(w.message) for w in caught if "first stage" in str(w.message)]
     out.update(tau=res.tau, lower=res.band_lower, upper=res.band_upper, crit=float(res.crit_value),
-               jump=float(res.first_stage["jump"]), warning=weak[0] if weak else None)
+               jump=float(res.first_stage.jump), warning=weak[0] if weak else None)
     return out
 
 

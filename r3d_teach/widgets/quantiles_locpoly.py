@@ -161,13 +161,13 @@ def draw_simple_fit(axes, x, y, h: float, p: int, quantiles, truth=None, q_show:
     if abs(q[j] - q_show) > 1e-9:
         raise ValueError("q_show: must be one of the quantile levels")
     x = np.asarray(x, dtype=float)
-    Qj = res.unit_quantiles[:, j]
+    Qj = res.diagnostics.unit_quantiles[:, j]
     inside = np.abs(x) <= h
     ax = axes[0]
     ax.scatter(x[~inside], Qj[~inside], s=6, color="0.8")
     ax.scatter(x[inside], Qj[inside], s=6, color="0.45")
     for side, color in (("-", "C3"), ("+", "C2")):
-        fit = res.fits[side]
+        fit = res.diagnostics.fits[side].bias
         u = np.linspace(0.0, 1.0, 60) * (1 if side == "+" else -1)
         curve = np.polynomial.polynomial.polyval(u, fit.coef[:, j])
         ax.plot(u * h, curve, color=color, lw=2.2)
