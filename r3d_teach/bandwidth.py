@@ -319,16 +319,23 @@ def bandwidth_from_matrix(
         b = {sd: np.full_like(np.asarray(b[sd], dtype=float), h_max) for sd in SIDES}
     h_out = float(h) if integ else np.asarray(h, dtype=float)
     b_out = {sd: float(b[sd]) if np.ndim(b[sd]) == 0 else np.asarray(b[sd]) for sd in SIDES}
-    sc, sc2 = y_scale, y_scale**2  # back to Y's units
+    # back to Y's units (diagnostics only; for |y| near 1e308 the variances overflow to inf)
+    sc = np.float64(y_scale)
+    with np.errstate(over="ignore"):
+        sc2 = sc * sc
     return BandwidthSelection(
         h=h_out, h_den=None, method=method, s=s, p=p, kernel=kernel, n=n, quantiles=q,
         f_hat=f_hat, density_bandwidth=cn, c_B=cB, c_V=cV,
         h_pilot=float(h0) if integ else np.asarray(h0), b_pilot=b_out,
-        beta={sd: beta[sd] * sc for sd in SIDES}, var_beta={sd: var_beta[sd] * sc2 for sd in SIDES},
-        sigma2={sd: sigma2[sd] * sc2 for sd in SIDES}, B={sd: Bq[sd] * sc for sd in SIDES},
-        V={sd: Vq[sd] * sc2 for sd in SIDES}, regularisation=R * sc2, h_unclipped=h_raw,
+        beta=_times(beta, sc), var_beta=_times(var_beta, sc2), sigma2=_times(sigma2, sc2), B=_times(Bq, sc),
+        V=_times(Vq, sc2), regularisation=_times({"": R}, sc2)[""], h_unclipped=h_raw,
         h_min=h_min, h_max=h_max, coverage_factor=factor, notes=notes,
     )
+
+
+def _times(d: dict, factor: np.float64) -> dict:
+    with np.errstate(over="ignore"):
+        return {k: np.asarray(v, dtype=float) * factor for k, v in d.items()}
 
 
 def select_bandwidth(

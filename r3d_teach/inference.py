@@ -282,15 +282,22 @@ def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, f
     (a, b, c) → consecutive ranges [a, b], [b, c] (R3D's convention); a list of pairs → those.
     Each range must lie within the grid and contain at least two grid points.
     """
+    from ._validate import as_real_array
+
     q = np.asarray(quantiles, dtype=float)
     if test_ranges is None:
         return [(float(q[0]), float(q[-1]))]
+    if isinstance(test_ranges, (str, bytes, dict, set)) or not hasattr(test_ranges, "__len__"):
+        raise TypeError(f"test_ranges: must be a pair (lo, hi), a vector of levels or a list of pairs, "
+                        f"got {type(test_ranges).__name__} {test_ranges!r}")
     items = list(test_ranges)
-    if items and np.ndim(items[0]) == 0:
+    if not items:
+        raise ValueError("test_ranges: is empty; give None for the whole grid")
+    if np.ndim(items[0]) == 0:
         items = [items]
     out = []
     for r in items:
-        v = np.asarray(r, dtype=float).ravel()
+        v = as_real_array(r, "test_ranges").ravel()
         if v.size < 2 or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
             raise ValueError(f"test_ranges: each range must be an increasing sequence of >= 2 levels, got {list(np.atleast_1d(r))}")
         for lo, hi in zip(v[:-1], v[1:]):
