@@ -117,23 +117,21 @@ class OneSidedFit:
         """Unscaled coefficient β_k = α_k / h^k of X̃^k (so m^{(k)}(0) = k! β_k)."""
         return self.coef[k] / self.h**k
 
-    def _powers(self, rows) -> np.ndarray:
-        u = self.xc[rows, None] / self.h[None, :]
-        return u[..., None] ** np.arange(self.p + 1)  # (r, M, p+1)
+    def _u(self, rows) -> np.ndarray:
+        """X̃/h at the rows: (r, 1) when every column shares h, else (r, M)."""
+        if np.all(self.h == self.h[0]):
+            return self.xc[rows, None] / self.h[0]
+        return self.xc[rows, None] / self.h[None, :]
 
     def coefficient_weights_active(self, k: int) -> np.ndarray:
         """(n_a, M) weights a_i on the active rows with β̂_k = Σ_i a_i Y_i:
         a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights)."""
-        P = self._powers(self.rows)
-        if self.sinv.ndim == 2:
-            col = P @ self.sinv[:, k]
-        else:
-            col = np.einsum("nmj,mj->nm", P, self.sinv[:, :, k])
-        return self.k_active * col / self.h[None, :] ** k
+        C = self.sinv[:, k][:, None] if self.sinv.ndim == 2 else self.sinv[:, :, k].T
+        return self.k_active * _horner(self._u(self.rows), C) / self.h[None, :] ** k
 
     def fitted_active(self) -> np.ndarray:
         """(n_a, M) fitted values r_p(X̃_i/h)'α̂ at the active units."""
-        return np.einsum("nmk,km->nm", self._powers(self.rows), self.coef)
+        return self.fitted_at(self.rows)
 
     def fitted(self) -> np.ndarray:
         """(n, M) fitted values r_p(X̃_i/h)'α̂ at every unit's own X̃ (all units)."""
@@ -141,7 +139,7 @@ class OneSidedFit:
 
     def fitted_at(self, rows) -> np.ndarray:
         """Fitted values r_p(X̃_i/h)'α̂ at the given rows (inside the window or not)."""
-        return np.einsum("nmk,km->nm", self._powers(rows), self.coef)
+        return _horner(self._u(rows), self.coef)
 
     def active_values(self, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Values of an active-row array ``a`` (n_a, M) at ``rows`` (sorted unit indices), 0 off
@@ -150,6 +148,15 @@ class OneSidedFit:
         pos = np.searchsorted(rows, self.rows)
         out[pos] = a
         return out
+
+
+def _horner(u: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Σ_k C_k u^k for u (r, M) or (r, 1) and C (p + 1, M) or (p + 1, 1), by Horner's rule."""
+    out = np.broadcast_to(C[-1], np.broadcast_shapes(u.shape, C[-1].shape)).copy()
+    for k in range(C.shape[0] - 2, -1, -1):
+        out *= u
+        out += C[k]
+    return out
 
 
 def _singular_message(side, count, p, col, h, labels):
@@ -232,15 +239,25 @@ def local_poly_fit(
             j = int(np.argmin(cnt))
             raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
         d = np.minimum(hv, span)
-        R = (xa[:, None] / d[None, :])[..., None] ** pw  # (n_a, M, p+1)
-        KR = k_a[..., None] * R
-        S = np.einsum("nmj,nmk->mjk", KR, R)
+        v = xa[:, None] / d[None, :]  # (n_a, M)
+        # S_jk = Σ_i K_i v_i^{j+k}: a Hankel matrix of 2p + 1 kernel moments per column
+        powers = [np.ones_like(v)]
+        for _ in range(2 * p):
+            powers.append(powers[-1] * v)
+        mom = np.stack([(k_a * pw_).sum(axis=0) for pw_ in powers])  # (2p+1, M)
+        S = mom[pw[:, None] + pw[None, :]].transpose(2, 0, 1)  # (M, p+1, p+1)
         _check_condition(S, side, p, hv, labels, cnt)
         Sinv = np.linalg.inv(S)
-        coef = np.einsum("mjk,nmk->jm", Sinv, KR * Ya[..., None])
-        RS = np.einsum("nmj,mjk->nmk", R, Sinv)
-        w_a = k_a * RS[..., 0]
-        lev_a = k_a * np.sum(RS * R, axis=2)
+        kY = k_a * Ya
+        rhs = np.stack([(kY * powers[j]).sum(axis=0) for j in range(p + 1)])  # (p+1, M)
+        coef = np.einsum("mjk,km->jm", Sinv, rhs)
+        w_a = k_a * _horner(v, Sinv[:, :, 0].T)
+        # leverage K_i Σ_jk v^{j+k} S⁻¹_kj: antidiagonal sums of S⁻¹ as polynomial coefficients
+        anti = np.zeros((2 * p + 1, m))
+        for j in range(p + 1):
+            for k in range(p + 1):
+                anti[j + k] += Sinv[:, k, j]
+        lev_a = k_a * _horner(v, anti)
         g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
         coef = coef * g.T
         Sinv = Sinv * g[:, :, None] * g[:, None, :]
