@@ -31,7 +31,7 @@ from . import _validate as V
 from ._inputs import Inputs, prepare_inputs
 from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
-from .inference import (RESIDUAL_RULES, TESTS, BootstrapResult, Influence, fuzzy_influence,
+from .inference import (RESIDUAL_RULES, TESTS, check_boot_budget, check_gini_grid, fuzzy_influence,
                         gini_from_quantiles, multiplier_bootstrap, parse_test_ranges, sharp_influence)
 from .locpoly import SIDES, BiasCorrectedFit, bias_corrected_fit
 from .quantiles import safe_scale
@@ -328,7 +328,11 @@ def r3d(
     inp = prepare_inputs(x, y, Q=Q, cutoff=cutoff, quantiles=quantiles, treatment=treatment, weights=weights,
                          cluster=cluster, data=data, unit=unit, quantile_method=quantile_method)
     q = inp.quantiles
-    parse_test_ranges(test_ranges, q)  # validate early, even when no bootstrap is run
+    ranges = parse_test_ranges(test_ranges, q)  # validate early, even when no bootstrap is run
+    if "gini" in opt.tests and (opt.n_boot or multipliers is not None):
+        check_gini_grid(q)
+    if opt.n_boot:
+        check_boot_budget(opt.n_boot, inp.n, q.size, len(ranges))
     Z, scale = safe_scale(inp.Q)
     floor = NOISE_FLOOR * float(np.max(np.abs(Z)))
 

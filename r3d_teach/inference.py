@@ -72,6 +72,8 @@ __all__ = [
     "multiplier_bootstrap",
     "critical_value",
     "gini_from_quantiles",
+    "check_gini_grid",
+    "check_boot_budget",
     "parse_test_ranges",
 ]
 
@@ -84,6 +86,25 @@ BOOT_CHUNK_ELEMENTS = 4_000_000
 KEEP_DRAWS_ELEMENTS = 5_000_000
 #: 1 - ℓ below this counts as a leverage of one (no leverage correction there)
 LEVERAGE_ONE = 1e-10
+#: a bootstrap request beyond these budgets fails at once: bytes of the per-draw statistics kept
+#: in memory, and multiply-adds of the draws (about an hour at the rate below)
+BOOT_MAX_BYTES = 2 * 2**30
+BOOT_MAX_WORK = 1e13
+BOOT_FLOPS_PER_SECOND = 3e9
+
+
+def check_boot_budget(n_boot: int, n_units: int, n_quantiles: int, n_ranges: int = 1) -> None:
+    """Refuse, before any work, a number of draws whose statistics would not fit in memory or
+    whose matrix products would run for hours; the message gives the estimate."""
+    nbytes = 8.0 * n_boot * (2 + 2 * n_ranges)
+    work = float(n_boot) * n_units * (n_quantiles + 1)
+    if nbytes > BOOT_MAX_BYTES or work > BOOT_MAX_WORK:
+        raise ValueError(
+            f"n_boot: {n_boot:,} draws would keep {nbytes / 2**30:.1f} GiB of statistics and take about "
+            f"{work / BOOT_FLOPS_PER_SECOND / 60:,.0f} minutes ({work:.2g} multiply-adds for {n_units} units x "
+            f"{n_quantiles} quantiles); the budget is {BOOT_MAX_BYTES / 2**30:.0f} GiB and "
+            f"{BOOT_MAX_WORK / BOOT_FLOPS_PER_SECOND / 60:.0f} minutes. Use fewer draws (B = 2,000-10,000 "
+            "is ample for 95 % bands)")
 
 
 @dataclass
@@ -256,6 +277,10 @@ def gini_from_quantiles(Q: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """
     q = np.asarray(quantiles, dtype=float)
     Q = np.asarray(Q, dtype=float)
+    if q.ndim != 1 or q.size == 0:
+        raise ValueError("quantiles: the Gini coefficient needs a non-empty 1-D grid of levels")
+    if Q.shape[-1] != q.size:
+        raise ValueError(f"Q: its last axis ({Q.shape[-1]}) must match the grid ({q.size} levels)")
     qq = np.concatenate([[0.0] if q[0] > 0 else [], q, [1.0] if q[-1] < 1 else []])
     parts = []
     if q[0] > 0:
@@ -273,6 +298,27 @@ def gini_from_quantiles(Q: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
         area = np.sum(0.5 * (L[..., 1:] + L[..., :-1]) * dq, axis=-1)
         g = np.clip(1.0 - 2.0 * area, 0.0, 1.0)
     return np.where(mu > 0, g, np.nan)
+
+
+#: the Gini test needs at least this many levels, and a grid reaching below GINI_LOW and above
+#: GINI_HIGH (the flat extension to 0 and 1 dominates the coefficient otherwise)
+GINI_MIN_LEVELS = 5
+GINI_LOW, GINI_HIGH = 0.1, 0.9
+
+
+def check_gini_grid(quantiles: np.ndarray) -> None:
+    """Refuse a grid that cannot carry a Gini coefficient (fewer than GINI_MIN_LEVELS levels),
+    and warn when it is far from spanning (0, 1)."""
+    import warnings
+
+    q = np.asarray(quantiles, dtype=float)
+    if q.size < GINI_MIN_LEVELS:
+        raise ValueError(f"tests: the Gini test needs a grid of at least {GINI_MIN_LEVELS} levels spanning "
+                         f"(0, 1); this one has {q.size} (use e.g. quantiles=np.arange(1, 100) / 100)")
+    if q[0] > GINI_LOW or q[-1] < GINI_HIGH:
+        warnings.warn(f"tests: the grid [{q[0]:g}, {q[-1]:g}] is far from spanning (0, 1); the Gini "
+                      "coefficients extend each curve flat beyond it and are mostly extrapolation",
+                      UserWarning, stacklevel=3)
 
 
 def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, float]]:

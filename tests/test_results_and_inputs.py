@@ -232,3 +232,28 @@ def test_huge_values_near_the_float_limit():
     y = [v / top * 8e307 for v in y]
     res = r3d(x, y, quantiles=Q9, n_boot=100, seed=0)
     assert np.all(np.isfinite(res.tau)) and np.all(np.isfinite(res.band_upper))
+
+
+# ---------------------------------------------------------------- budgets and grids
+def test_a_bootstrap_beyond_the_budget_fails_at_once_with_the_estimate():
+    import time
+
+    x, y = _sharp(100, 10, seed=15)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"n_boot: 10,000,000,000 draws would keep .* GiB .* minutes"):
+        r3d(x, y, quantiles=Q9, n_boot=10**10)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_gini_test_refuses_a_grid_that_cannot_carry_it():
+    rng = np.random.default_rng(16)
+    x = rng.uniform(-1, 1, 200)
+    y = [np.exp(rng.normal(1, 0.5, 50)) for _ in x]
+    with pytest.raises(ValueError, match="tests: the Gini test needs a grid of at least 5 levels"):
+        r3d(x, y, quantiles=[0.25, 0.75], tests=("gini",), n_boot=50, seed=0)
+    with pytest.warns(UserWarning, match=r"tests: the grid \[0.4, 0.6\] is far from spanning"):
+        r3d(x, y, quantiles=np.linspace(0.4, 0.6, 9), tests=("gini",), n_boot=50, seed=0)
+    from r3d_teach.inference import gini_from_quantiles
+
+    with pytest.raises(ValueError, match="quantiles: the Gini coefficient needs a non-empty"):
+        gini_from_quantiles(np.zeros(0), np.zeros(0))
