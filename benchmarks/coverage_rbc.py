@@ -17,7 +17,7 @@ exactly and leaves h, b and the bootstrap draws unchanged, so coverage (of the 9
 9 deciles) is computed at Δ = 0 and nullity acceptance at Δ = 1.14 and 2.27 from the same draws.
 
 Usage:  python benchmarks/coverage_rbc.py --reps 500 --n 500 --boot 500 --n-jobs 2
-Writes benchmarks/results/coverage_rbc.csv (per repetition) and coverage_rbc.md (the table).
+Writes benchmarks/results/coverage_rbc.csv.gz (per repetition) and coverage_rbc.md (the table).
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def main(argv=None):
     jobs = [(d, r) for d in a.designs for r in range(a.reps)]
     rows = Parallel(n_jobs=a.n_jobs)(delayed(one_rep)(d, r, a.n, n_obs, a.boot, a.seed) for d, r in jobs)
     df = pd.DataFrame([row for rs in rows for row in rs])
-    df.to_csv(a.out + ".csv", index=False)
+    df.to_csv(a.out + ".csv.gz", index=False)
     tab = table(df)
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
