@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cps-year", default="income", choices=["income", "survey"],
                     help="what election year + 3 indexes: the income year (default) or the CPS survey year")
     ap.add_argument("--years", nargs=2, type=int, default=[1984, 2010], metavar=("FIRST", "LAST"))
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="time budget in seconds for all downloads together (default: $R3D_TEACH_TIMEOUT or 3600)")
     ap.add_argument("--n-boot", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=20250404)
     ap.add_argument("--synthetic-seed", type=int, default=0)
@@ -122,15 +124,23 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
-        if args.download:
-            print("Downloading the public inputs (once; about 1 GB of CPS files) ...", flush=True)
-            ds.fetch_elections(download=True)
-        df = ds.governors_income(
-            args.source, years=tuple(args.years), cps_year=args.cps_year, seed=args.synthetic_seed,
-            ipums_path=args.ipums_path, ipums_ddi=args.ipums_ddi, download=args.download, warn=False,
-        )
-    except ds.DataNotAvailableError as err:
+        if args.download and args.source in ("auto", "census"):
+            budget = f"{args.timeout:g} s" if args.timeout else "$R3D_TEACH_TIMEOUT or 3600 s"
+            print(f"Downloading the public inputs (once; about 1 GB of CPS files; time budget {budget}) ...",
+                  flush=True)
+            df = ds.download_application_data(years=tuple(args.years), cps_year=args.cps_year,
+                                              timeout=args.timeout)
+        else:
+            df = ds.governors_income(
+                args.source, years=tuple(args.years), cps_year=args.cps_year, seed=args.synthetic_seed,
+                ipums_path=args.ipums_path, ipums_ddi=args.ipums_ddi, download=args.download,
+                timeout=args.timeout, warn=False,
+            )
+    except (ds.DataNotAvailableError, ds.BadDataFileError) as err:
         print(f"Real data not available:\n{err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # configuration, e.g. R3D_TEACH_DATA pointing at a file
+        print(f"Configuration error: {err}", file=sys.stderr)
         return 2
     source = df.attrs.get("source", "unknown")
     print(f"\nData source: {source}  ({time.perf_counter() - t0:.1f} s)")

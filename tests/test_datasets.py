@@ -1,12 +1,17 @@
 """Tests of r3d_teach.datasets on tiny fake files in the real formats, written inside the tests.
 
-Never touches the network (pooch.retrieve is replaced by a function that fails the test) and
-never reads the user's cache (R3D_TEACH_DATA points to a temporary folder).  Expected numbers
-are worked out by hand from the fake data in the comments next to them.
+Never touches the network (pooch.retrieve is replaced by a function that fails the test, and
+the download tests replace ``requests.get`` by local fakes) and never reads the user's cache
+(R3D_TEACH_DATA points to a temporary folder per test, so ``pytest -n 2`` is safe).  Expected
+numbers are worked out by hand from the fake data in the comments next to them.
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import importlib.util
+import itertools
+import json
 import time
 import warnings
 import zipfile
@@ -16,9 +21,20 @@ import pandas as pd
 import pytest
 
 pyreadr = pytest.importorskip("pyreadr")
+pooch = pytest.importorskip("pooch")
+requests = pytest.importorskip("requests")
 
 from r3d_teach import datasets as ds  # noqa: E402
-from r3d_teach.datasets import DataNotAvailableError, SyntheticDataWarning  # noqa: E402
+from r3d_teach.datasets import (  # noqa: E402
+    BadDataFileError,
+    DataChangedWarning,
+    DataNotAvailableError,
+    StaleCacheWarning,
+    SyntheticDataWarning,
+)
+from r3d_teach.datasets import _cache, _fetch  # noqa: E402
+
+_REAL_RETRIEVE = pooch.retrieve  # saved before the autouse fixture replaces it
 
 # The real file's object and columns (application_data.md §2.1): 20 columns, the last five are
 # county-lifespan fields whose exact names we do not rely on.
@@ -38,14 +54,23 @@ def _isolated(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("R3D_TEACH_DATA", str(cache))
     monkeypatch.delenv("R3D_TEACH_DATA_DIR", raising=False)
+    monkeypatch.delenv("R3D_TEACH_TIMEOUT", raising=False)
     monkeypatch.setenv("R3D_TEACH_OFFLINE", "1")
-    import pooch
 
     def _no_network(*args, **kwargs):  # pragma: no cover - must never run
         raise AssertionError("a test tried to download")
 
     monkeypatch.setattr(pooch, "retrieve", _no_network)
+    monkeypatch.setattr(requests, "get", _no_network)
     return cache
+
+
+def _manifest(cache) -> dict:
+    return json.loads((cache / "hashes.json").read_text())["files"]
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,21 +78,23 @@ def _isolated(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 def _county_rows() -> pd.DataFrame:
     rows = [
-        # state, year, D, R, total
-        ("CT", 1990, 100.0, 80.0, 300.0),  # Weicker year: D 160, R 180, total 530
-        ("CT", 1990, 50.0, 90.0, 200.0),
-        ("CT", 1990, 10.0, 10.0, 30.0),
-        ("CA", 1990, 600.0, 500.0, 1120.0),  # D 1000, R 955, total 1995
-        ("CA", 1990, 400.0, 450.0, 870.0),
-        ("CA", 1990, np.nan, 5.0, 5.0),  # missing D in one county counts as 0
-        ("NH", 1990, 30.0, 40.0, 70.0),  # D 50, R 70
-        ("NH", 1990, 20.0, 30.0, 50.0),
-        ("TX", 1990, 500.0, 0.0, 510.0),  # uncontested: dropped by default
-        ("LA", 1991, 70.0, 60.0, 130.0),
-        ("ME", 2010, 19.0, 38.0, 100.0),  # Cutler second: other 43 > D 19
-        ("CA", 1982, 10.0, 20.0, 30.0),  # outside 1984-2010
+        # state, year, D, R, total, seat status
+        ("CT", 1990, 100.0, 80.0, 300.0, "Republican Open Seat"),  # Weicker year: D 160, R 180, total 530
+        ("CT", 1990, 50.0, 90.0, 200.0, "Republican Open Seat"),
+        ("CT", 1990, 10.0, 10.0, 30.0, "Republican Open Seat"),
+        ("CA", 1990, 600.0, 500.0, 1120.0, "Republican Open Seat"),  # D 1000, R 955, total 1995
+        ("CA", 1990, 400.0, 450.0, 870.0, "Republican Open Seat"),
+        ("CA", 1990, np.nan, 5.0, 5.0, "Republican Open Seat"),  # missing D in one county counts as 0
+        ("NH", 1990, 30.0, 40.0, 70.0, "Republican Incumbent"),  # D 50, R 70
+        ("NH", 1990, 20.0, 30.0, 50.0, "Republican Incumbent"),
+        ("TX", 1990, 500.0, 0.0, 510.0, "Democratic Open Seat"),  # uncontested: dropped by default
+        ("LA", 1991, 70.0, 60.0, 130.0, "Republican Incumbent"),
+        ("ME", 2010, 19.0, 38.0, 100.0, "Democratic Open Seat"),  # Cutler second: other 43 > D 19, > R 38
+        ("ME", 2014, 40.0, 48.0, 100.0, "Republican Incumbent"),  # ... but LePage (R) held the seat
+        ("CA", 1982, 10.0, 20.0, 30.0, "Democratic Open Seat"),  # outside 1984-2010
     ]
-    df = pd.DataFrame(rows, columns=["state", "election_year", "democratic_raw_votes", "republican_raw_votes", "raw_county_vote_totals"])
+    df = pd.DataFrame(rows, columns=["state", "election_year", "democratic_raw_votes", "republican_raw_votes",
+                                     "raw_county_vote_totals", "seat_status"])
     fips = {"CT": 9, "CA": 6, "NH": 33, "TX": 48, "LA": 22, "ME": 23}
     df["election_id"] = df["election_year"].astype(str) + " " + df["state"]
     df["fips"] = [fips[s] * 1000 + i for i, s in enumerate(df["state"])]
@@ -75,7 +102,6 @@ def _county_rows() -> pd.DataFrame:
     df["sfips"] = df["state"].map(fips).astype(float)  # R numeric
     df["office"] = "GOV"
     df["election_type"] = "G"
-    df["seat_status"] = "Open Seat"
     df["dem_nominee"] = "Dem " + df["state"]
     df["rep_nominee"] = "Rep " + df["state"]
     df["gov_raw_county_vote_totals_two_party"] = df["democratic_raw_votes"].fillna(0) + df["republican_raw_votes"]
@@ -90,8 +116,8 @@ def _county_rows() -> pd.DataFrame:
     return df[REAL_COLUMNS + ["county_lifespan_start"]]
 
 
-def _write_rdata(path) -> None:
-    pyreadr.write_rdata(str(path), _county_rows(), df_name=RDATA_OBJECT)
+def _write_rdata(path, rows: pd.DataFrame | None = None) -> None:
+    pyreadr.write_rdata(str(path), _county_rows() if rows is None else rows, df_name=RDATA_OBJECT)
 
 
 def test_pyreadr_roundtrip_keeps_real_object_and_columns(tmp_path):
@@ -101,9 +127,9 @@ def test_pyreadr_roundtrip_keeps_real_object_and_columns(tmp_path):
     assert list(back) == [RDATA_OBJECT]
     assert list(back[RDATA_OBJECT].columns) == REAL_COLUMNS + ["county_lifespan_start"]
     county = ds.read_county_returns(path)
-    assert len(county) == 13
+    assert len(county) == 14
     assert not isinstance(county["state"].dtype, pd.CategoricalDtype)  # factor -> strings
-    with pytest.raises(ValueError, match="object_name"):
+    with pytest.raises(BadDataFileError, match="object_name"):
         ds.read_county_returns(path, object_name="nope")
 
 
@@ -111,20 +137,24 @@ def test_state_aggregation_shares_and_flags(tmp_path):
     path = tmp_path / REAL_FILE_NAME
     _write_rdata(path)
     st = ds.state_elections(ds.read_county_returns(path)).set_index(["state", "year"])
-    # TX uncontested and CA 1982 out of range; the CA primary row is not a general election.
+    # TX uncontested, CA 1982 and ME 2014 out of range; the CA primary row is not a general election.
     assert sorted(st.index) == [("CA", 1990), ("CT", 1990), ("LA", 1991), ("ME", 2010), ("NH", 1990)]
     ca, ct, nh = st.loc[("CA", 1990)], st.loc[("CT", 1990)], st.loc[("NH", 1990)]
     assert (ca.dem_votes, ca.rep_votes, ca.total_votes, ca.other_votes) == (1000, 955, 1995, 40)
     assert ca.dem_share == pytest.approx(1000 / 1955)
     assert bool(ca.dem_win) and ca.winner_party == "D" and not ca.no_majority  # 1000 > 1995 / 2
     assert ca.n_counties == 3 and ca.state_fips == 6
+    assert not ca.top_two_not_dr and not ca.non_dr_winner  # other 40 < 955
     assert (ct.dem_votes, ct.rep_votes, ct.total_votes) == (160, 180, 530)
     assert ct.dem_share == pytest.approx(160 / 340)
+    # CT: other 190 > R 180 (the leader) and no later CT election to say otherwise
     assert ct.non_dr_winner and ct.top_two_not_dr and ct.winner_party == "I"
     assert ct.other_exceeds_trailing and ct.no_majority  # other 190 > 160; 180 <= 265
     assert nh.dem_share == pytest.approx(50 / 120) and not nh.dem_win and nh.winner_party == "R"
     me = st.loc[("ME", 2010)]
-    assert me.top_two_not_dr and not me.non_dr_winner and me.other_exceeds_trailing
+    # other 43 > R 38, but the 2014 seat status names the Republicans: R won, a third party was second
+    assert me.top_two_not_dr and me.other_exceeds_trailing and not me.non_dr_winner
+    assert me.winner_party == "R" and me.next_seat_status == "Republican Incumbent"
     assert st.loc[("LA", 1991)].louisiana_system and not ca.louisiana_system
     assert st["non_dr_winner"].sum() == 1
 
@@ -134,17 +164,83 @@ def test_state_elections_options_and_errors(tmp_path):
     _write_rdata(path)
     county = ds.read_county_returns(path)
     allrows = ds.state_elections(county, years=None, contested_only=False)
-    assert set(zip(allrows.state, allrows.year)) >= {("TX", 1990), ("CA", 1982)}
+    assert set(zip(allrows.state, allrows.year)) >= {("TX", 1990), ("CA", 1982), ("ME", 2014)}
     assert allrows.set_index(["state", "year"]).loc[("TX", 1990)].dem_share == 1.0
+    # CA 1982's "next election" is CA 1990, outside the default years but inside the file
+    assert allrows.set_index(["state", "year"]).loc[("CA", 1982)].next_seat_status == "Republican Open Seat"
     with pytest.raises(ValueError, match="years"):
         ds.state_elections(county, years=(2010, 1984))
     with pytest.raises(ValueError, match="democratic_raw_votes"):
         ds.state_elections(county.drop(columns="democratic_raw_votes"))
 
 
-def test_known_non_dr_races_listed():
-    assert set(ds.NON_DR_WINNERS) == {("CT", 1990), ("ME", 1994), ("ME", 1998), ("MN", 1998), ("RI", 2010)}
-    assert set(ds.NON_DR_WINNERS) < set(ds.TOP_TWO_NOT_DR)
+def _race(state, year, d, r, total, seat):
+    """One county = the whole state: vote shares in percent from the public results."""
+    return {"state": state, "election_year": float(year), "sfips": 1.0, "office": "GOV", "election_type": "G",
+            "democratic_raw_votes": d, "republican_raw_votes": r, "raw_county_vote_totals": total,
+            "seat_status": seat}
+
+
+def _named_cases() -> pd.DataFrame:
+    return pd.DataFrame([
+        # third-party runner-up, two-party winner right (real_data_sets.md): D/R winner kept
+        _race("CO", 2010, 51.0, 11.1, 100.0, "Democratic Open Seat"),  # Tancredo 36.4
+        _race("CO", 2014, 49.3, 45.9, 100.0, "Democratic Incumbent"),
+        _race("HI", 1994, 36.6, 29.2, 100.0, "Democratic Open Seat"),  # Fasi 30.7
+        _race("HI", 1998, 50.1, 48.8, 100.0, "Democratic Incumbent"),
+        _race("IL", 1986, 4.0, 52.7, 100.0, "Republican Incumbent"),  # Stevenson (Solidarity) 40.0
+        _race("IL", 1990, 46.9, 50.7, 100.0, "Republican Open Seat"),
+        _race("UT", 1992, 23.1, 42.2, 100.0, "Republican Open Seat"),  # Cook 34.0
+        _race("UT", 1996, 23.3, 75.0, 100.0, "Republican Incumbent"),
+        # independent winners: others out-poll the leading major and the next seat status agrees
+        _race("CT", 1990, 20.7, 37.5, 100.0, "Republican Open Seat"),  # Weicker 40.4
+        _race("CT", 1994, 32.7, 36.2, 100.0, "Third-Party/Independent Open Seat"),
+        _race("ME", 1994, 33.8, 23.1, 100.0, "Democratic Open Seat"),  # King 35.4
+        _race("ME", 1998, 12.0, 18.9, 100.0, "Third-Party/Independent Incumbent"),  # King 58.6
+        _race("ME", 2002, 47.2, 41.5, 100.0, "Third-Party/Independent Open Seat"),
+        _race("RI", 2010, 23.0, 33.6, 100.0, "Republican Open Seat"),  # Chafee 36.1
+        _race("RI", 2014, 40.7, 36.2, 100.0, "Democratic Open Seat"),  # Chafee had joined the Democrats
+        _race("MN", 1998, 0.0, 34.3, 100.0, "Democratic Open Seat"),  # Ventura; no Democratic votes in the file
+        _race("MN", 2002, 36.5, 44.4, 100.0, "Third-Party/Independent Open Seat"),
+        # others 42.4 exceed LePage's 37.6, but the Republicans hold the seat in 2014
+        _race("ME", 2010, 19.1, 37.6, 100.0, "Democratic Open Seat"),
+        _race("ME", 2014, 43.4, 48.2, 100.0, "Republican Incumbent"),
+        _race("CA", 1990, 45.8, 49.2, 100.0, "Republican Open Seat"),  # an ordinary race
+    ])
+
+
+def test_election_rules_from_the_files_own_fields():
+    st = ds.state_elections(_named_cases(), years=(1984, 2010)).set_index(["state", "year"])
+    # MN 1998 has D = 0 in the file: the contested filter drops it
+    assert ("MN", 1998) not in st.index
+    runners_up = [("CO", 2010), ("HI", 1994), ("IL", 1986), ("UT", 1992)]
+    for key in runners_up:
+        row = st.loc[key]
+        assert row.top_two_not_dr and row.other_exceeds_trailing and not row.non_dr_winner, key
+    assert [st.loc[k].winner_party for k in runners_up] == ["D", "D", "R", "R"]
+    independents = [("CT", 1990), ("ME", 1994), ("ME", 1998), ("RI", 2010)]
+    for key in independents:
+        assert st.loc[key].non_dr_winner and st.loc[key].winner_party == "I", key
+    assert st.loc[("ME", 2010)].top_two_not_dr and not st.loc[("ME", 2010)].non_dr_winner
+    assert not st.loc[("CA", 1990)].top_two_not_dr and not st.loc[("CA", 1990)].non_dr_winner
+    assert set(st.index[st.non_dr_winner]) == set(independents)
+    assert set(st.index[st.top_two_not_dr]) == set(runners_up) | set(independents) | {("ME", 2010)}
+    every = ds.state_elections(_named_cases(), years=(1984, 2010), contested_only=False).set_index(["state", "year"])
+    mn = every.loc[("MN", 1998)]
+    assert mn.non_dr_winner and mn.winner_party == "I" and mn.dem_share == 0.0
+
+
+def test_vote_rule_alone_when_the_file_has_no_later_election():
+    st = ds.state_elections(_named_cases().query("not (state == 'ME' and election_year == 2014)"),
+                            years=(2010, 2010)).set_index(["state", "year"])
+    # without ME 2014 nothing refutes the vote condition (others 42.4 > 37.6): flagged for the user
+    assert st.loc[("ME", 2010)].non_dr_winner and pd.isna(st.loc[("ME", 2010)].next_seat_status)
+
+
+def test_seat_party_vocabulary():
+    assert [ds.seat_party(s) for s in ("Democratic Incumbent", "Republican Open Seat",
+                                       "Third-Party/Independent Open Seat", "Independent Incumbent",
+                                       "  republican incumbent", "", None, 3.0)] == ["D", "R", "I", "I", "R", None, None, None]
 
 
 def test_missing_election_file_explains_how_to_fetch(_isolated):
@@ -156,11 +252,18 @@ def test_missing_election_file_explains_how_to_fetch(_isolated):
         ds.fetch_elections(download=True)  # offline switch: refused before any network call
 
 
-def test_load_elections_from_cache(_isolated):
+def test_load_elections_from_cache_records_the_hash(_isolated):
     _isolated.mkdir()
-    _write_rdata(_isolated / REAL_FILE_NAME)
-    el = ds.load_elections()
+    path = _isolated / REAL_FILE_NAME
+    _write_rdata(path)
+    # the pin is unverified (a third-party copy): a different file warns once, at first use
+    with pytest.warns(DataChangedWarning, match="unverified pin"):
+        el = ds.load_elections()
     assert len(el) == 5 and "Algara" in el.attrs["source"]
+    assert _manifest(_isolated)[REAL_FILE_NAME]["sha256"] == _sha(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # second use: hash matches the record, no warning
+        ds.load_elections()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,13 +311,14 @@ def test_csv_zip_errors(tmp_path):
     path = tmp_path / "bad.zip"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("hhpub19.csv", "H_SEQ,GESTFIPS\n1,6\n")
-    with pytest.raises(ValueError, match="ffpub"):
+    with pytest.raises(BadDataFileError, match="ffpub") as err:
         ds.read_asec_csv_zip(path)
+    assert str(path) in str(err.value) and "Delete this file" in str(err.value)
     path2 = tmp_path / "orphan.zip"
     with zipfile.ZipFile(path2, "w") as z:
         z.writestr("hhpub19.csv", "H_SEQ,GESTFIPS\n1,6\n")
         z.writestr("ffpub19.csv", "FH_SEQ,FTOTVAL,FPOVCUT,FSUP_WGT\n7,1,1,100\n")
-    with pytest.raises(ValueError, match="no matching household"):
+    with pytest.raises(BadDataFileError, match="no matching household"):
         ds.read_asec_csv_zip(path2)
 
 
@@ -343,36 +447,448 @@ def test_parse_dictionary_sections():
 def test_fixed_width_sequence_mismatch(tmp_path):
     data = tmp_path / "x.dat"
     data.write_text("\n".join([_hh(1, 6), _fam(2, 1, 1, 1, 100, 100, 100)]) + "\n")
-    with pytest.raises(ValueError, match="another H_SEQ"):
+    with pytest.raises(BadDataFileError, match="another H_SEQ"):
         ds.read_asec_fixed_width(data, ds.parse_dictionary(DD_TEXT), 2010)
+
+
+# ---------------------------------------------------------------------------------------------
+# the Census names of recent fixed-width years: dictionaries and .dat.gz data files
+# ---------------------------------------------------------------------------------------------
+def _fw_bytes(lines=None) -> bytes:
+    return ("\n".join(_fixed_width_lines() if lines is None else lines) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    "year, data_name, dict_name",
+    [
+        (2012, "asec2012_pubuse.dat.gz", "asec2012early_pubuse.dd.txt"),
+        (2014, "asec2014_pubuse_tax_fix_5x8_2017.dat.gz", "asec2014early_pubuse.dd.txt"),
+        (2016, "asec2016_pubuse_v3.zip", "Asec2016_Data_Dict_Full.txt"),
+        (2017, "asec2017_pubuse.dat.gz", "08ASEC2017_Data_Dict_Full.txt"),
+        (2018, "asec2018_pubuse.dat.gz", "08ASEC2018_Data_Dict_Full.txt"),
+    ],
+)
+def test_census_file_names_are_found_in_the_cache(_isolated, year, data_name, dict_name):
+    _isolated.mkdir()
+    if data_name.endswith(".zip"):
+        with zipfile.ZipFile(_isolated / data_name, "w") as z:
+            z.writestr(data_name.replace(".zip", ".dat"), _fw_bytes())
+    else:
+        (_isolated / data_name).write_bytes(gzip.compress(_fw_bytes()))
+    (_isolated / dict_name).write_text(DD_TEXT)
+    assert ds.cached_cps_years() == [year]
+    fam = ds.load_cps([year])
+    # the same two families as in test_fixed_width_families: CA 60000 / 20000, VT -550 / 11000
+    assert fam["state"].tolist() == ["CA", "VT"] and fam["survey_year"].tolist() == [year, year]
+    assert fam["ratio"].tolist() == pytest.approx([3.0, -0.05])
+    files = _manifest(_isolated)
+    assert files[data_name]["sha256"] == _sha(_isolated / data_name)
+    assert files[dict_name]["sha256"] == _sha(_isolated / dict_name)
+    rec = json.loads((_isolated / f"cps_families_{year}.csv.gz.json").read_text())
+    assert rec["inputs"] == {data_name: _sha(_isolated / data_name), dict_name: _sha(_isolated / dict_name)}
+
+
+def test_remote_file_schedule():
+    assert ds.asec_remote_files(2019)["data"].url.endswith("/2019/march/asecpub19csv.zip")
+    assert ds.asec_remote_files(2014)["data"].name == "asec2014_pubuse_tax_fix_5x8_2017.zip"
+    assert ds.asec_remote_files(2014)["dictionary"].name == "asec2014early_pubuse.dd.txt"
+    assert ds.asec_remote_files(2016)["data"].name == "asec2016_pubuse_v3.zip"
+    assert ds.asec_remote_files(2016)["dictionary"].name == "Asec2016_Data_Dict_Full.txt"
+    assert ds.asec_remote_files(2013)["dictionary"].name == "asec2013early_pubuse.dd.txt"
+    assert ds.asec_remote_files(2011)["dictionary"].name == "asec2011_pubuse.dd.txt"
+    for y in (2017, 2018):
+        rf = ds.asec_remote_files(y)
+        assert rf["dictionary"].name == f"08ASEC{y}_Data_Dict_Full.txt"
+        assert rf["dictionary"].url == f"https://www2.census.gov/programs-surveys/cps/datasets/{y}/march/08ASEC{y}_Data_Dict_Full.txt"
+        assert f"asec{y}_pubuse.dat.gz" in rf["data"].aliases
+    assert ds.asec_remote_files(1995)["data"].url == "https://data.nber.org/cps/cpsmar95.zip"
+    with pytest.raises(ValueError, match="year"):
+        ds.asec_remote_files(19)
+    with pytest.raises(DataNotAvailableError, match=r"fetch_asec\(2019, download=True\)"):
+        ds.fetch_asec(2019)
+
+
+# ---------------------------------------------------------------------------------------------
+# damaged and wrong files: an error naming the path and saying to delete / re-download it
+# ---------------------------------------------------------------------------------------------
+def _assert_names(err, path):
+    msg = str(err.value)
+    assert str(path) in msg and "Delete this file and download it again" in msg, msg
+
+
+def test_truncated_zip_in_the_cache(_isolated):
+    _isolated.mkdir()
+    path = _isolated / "asecpub20csv.zip"
+    _write_csv_zip(path, yy="20")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BadDataFileError, match="not a complete zip") as err:
+        ds.load_cps([2020])
+    _assert_names(err, path)
+    assert "fetch_asec(2020, download=True)" in str(err.value)
+
+
+def test_truncated_gzip_in_the_cache(_isolated):
+    _isolated.mkdir()
+    path = _isolated / "asec2017_pubuse.dat.gz"
+    blob = gzip.compress(_fw_bytes() * 50)
+    path.write_bytes(blob[: len(blob) // 2])
+    (_isolated / "08ASEC2017_Data_Dict_Full.txt").write_text(DD_TEXT)
+    with pytest.raises(BadDataFileError, match="cannot be read") as err:
+        ds.load_cps([2017])
+    _assert_names(err, path)
+    assert not (_isolated / "cps_families_2017.csv.gz").exists()  # nothing cached from a bad file
+
+
+def test_truncated_plain_record_file(_isolated):
+    _isolated.mkdir()
+    path = _isolated / "asec2017_pubuse.dat"  # the uncompressed name is accepted too
+    lines = _fixed_width_lines()
+    lines[6] = lines[6][:120]  # the VT family record stops before FTOTVAL (205) and FSUP_WGT (233)
+    path.write_text("\n".join(lines[:7]) + "\n")
+    (_isolated / "08ASEC2017_Data_Dict_Full.txt").write_text(DD_TEXT)
+    with pytest.raises(BadDataFileError, match="1 family records are shorter than 240") as err:
+        ds.load_cps([2017])
+    _assert_names(err, path)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [("<!DOCTYPE html><html><body>404 Not Found</body></html>", "web page"),
+     ("", "is empty"),
+     ("just some words\n", "not a CPS dictionary")],
+    ids=["html", "empty", "not-a-dictionary"],
+)
+def test_wrong_dictionary_file(_isolated, content, match):
+    _isolated.mkdir()
+    (_isolated / "asec2017_pubuse.dat.gz").write_bytes(gzip.compress(_fw_bytes()))
+    path = _isolated / "08ASEC2017_Data_Dict_Full.txt"
+    path.write_text(content)
+    with pytest.raises(BadDataFileError, match=match) as err:
+        ds.load_cps([2017])
+    _assert_names(err, path)
+
+
+def test_truncated_and_wrong_election_files(_isolated):
+    _isolated.mkdir()
+    path = _isolated / REAL_FILE_NAME
+    _write_rdata(path)
+    path.write_bytes(path.read_bytes()[:400])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataChangedWarning)
+        with pytest.raises(BadDataFileError, match="not a readable R data file") as err:
+            ds.load_elections()
+    _assert_names(err, path)
+    assert "fetch_elections(download=True)" in str(err.value)
+    path.write_text("state,year\nCA,1990\n")  # a CSV saved under the .Rdata name
+    with pytest.raises(BadDataFileError, match="not an R data file") as err:
+        ds.load_elections()
+    _assert_names(err, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# hashes: pinned, recorded at first use, changed
+# ---------------------------------------------------------------------------------------------
+def test_verified_pin_is_enforced(tmp_path):
+    path = tmp_path / "demo.txt"
+    path.write_text("hello\n")
+    good = _fetch.RemoteFile("demo.txt", "https://example.org/demo.txt", sha256=_sha(path), verified=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _fetch.check_file(path, good) == _sha(path)
+    assert _manifest(tmp_path)["demo.txt"]["source"] == "pinned"
+    bad = _fetch.RemoteFile("demo.txt", "https://example.org/demo.txt", sha256="0" * 64, verified=True)
+    with pytest.raises(BadDataFileError, match="differs from the verified pin 0000") as err:
+        _fetch.check_file(path, bad, how="fetch it again")
+    _assert_names(err, path)
+
+
+def test_hash_recorded_then_change_warned_once(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("first version\n")
+    first = _fetch.check_file(path)
+    assert first == _sha(path) and _manifest(tmp_path)["notes.txt"]["sha256"] == first
+    path.write_text("second version, longer\n")
+    with pytest.warns(DataChangedWarning, match="notes.txt changed since it was recorded"):
+        second = _fetch.check_file(path)
+    assert second == _sha(path) != first and _manifest(tmp_path)["notes.txt"]["sha256"] == second
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fetch.check_file(path)  # the new content is now the record
+
+
+def test_changed_raw_file_rebuilds_the_family_table(_isolated):
+    _isolated.mkdir()
+    raw = _isolated / "asecpub22csv.zip"
+    _write_csv_zip(raw, yy="22")
+    assert ds.load_cps([2022])["ratio"].tolist() == pytest.approx([2.0, -0.08])
+    table = _isolated / "cps_families_2022.csv.gz"
+    assert table.exists() and (_isolated / "cps_families_2022.csv.gz.json").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing changed: reused without a word
+        assert ds.load_cps([2022])["ratio"].tolist() == pytest.approx([2.0, -0.08])
+    # a new release of the file: the CA family's income becomes 78000 (78000 / 26000 = 3)
+    with zipfile.ZipFile(raw) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["ffpub22.csv"] = members["ffpub22.csv"].replace(b"52000", b"78000")
+    with zipfile.ZipFile(raw, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    with pytest.warns(DataChangedWarning, match="asecpub22csv.zip changed"), \
+            pytest.warns(StaleCacheWarning, match="input asecpub22csv.zip changed"):
+        fam = ds.load_cps([2022])
+    assert fam["ratio"].tolist() == pytest.approx([3.0, -0.08])
+    rec = json.loads((_isolated / "cps_families_2022.csv.gz.json").read_text())
+    assert rec["inputs"] == {"asecpub22csv.zip": _sha(raw)} and rec["sha256"] == _sha(table)
+
+
+def test_code_version_edits_and_options_rebuild_tables(_isolated, monkeypatch):
+    _isolated.mkdir()
+    _write_csv_zip(_isolated / "asecpub22csv.zip", yy="22")
+    ds.load_cps([2022])
+    table = _isolated / "cps_families_2022.csv.gz"
+    monkeypatch.setattr(_cache, "PROCESSING_VERSION", 99)
+    with pytest.warns(StaleCacheWarning, match=r"built by r3d_teach .*\+processing2, this is .*\+processing99"):
+        ds.load_cps([2022])
+    assert json.loads((_isolated / "cps_families_2022.csv.gz.json").read_text())["code"].endswith("+processing99")
+    # an edited table (here: one family's ratio) no longer matches its record
+    edited = pd.read_csv(table).assign(ratio=[9.0, -0.08])
+    edited.to_csv(table, index=False, compression="gzip")
+    with pytest.warns(StaleCacheWarning, match="differs from its record"):
+        assert ds.load_cps([2022])["ratio"].tolist() == pytest.approx([2.0, -0.08])
+    # other options get their own table; the default one is left alone
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = ds.load_cps([2022], drop_related_subfamilies=False)
+    assert full["ratio"].tolist() == pytest.approx([2.0, 0.5, -0.08])
+    assert (_isolated / "cps_families_2022_with_subfamilies.csv.gz").exists()
+
+
+def test_own_family_table_without_record_is_used_with_a_warning(_isolated):
+    _isolated.mkdir()
+    own = pd.DataFrame({c: [0] for c in ds.FAMILY_COLUMNS}).assign(
+        survey_year=2021, state_fips=6, state="CA", ratio=4.5, weight=10.0)
+    own.to_csv(_isolated / "cps_families_2021.csv.gz", index=False)
+    with pytest.warns(UserWarning, match="no record of how it was built"):
+        fam = ds.load_cps([2021])
+    assert fam["ratio"].tolist() == [4.5] and ds.cached_cps_years() == [2021]
+
+
+def test_load_cps_cache_and_skipping(_isolated):
+    _isolated.mkdir()
+    _write_csv_zip(_isolated / "asecpub22csv.zip", yy="22")
+    fam = ds.load_cps([2022])
+    assert (_isolated / "cps_families_2022.csv.gz").exists()
+    assert fam["ratio"].tolist() == pytest.approx([2.0, -0.08])
+    assert fam.attrs["inputs"] == {"cps_families_2022": _sha(_isolated / "cps_families_2022.csv.gz")}
+    with pytest.raises(DataNotAvailableError, match=r"fetch_asec\(2021, download=True\)"):
+        ds.load_cps([2022, 2021])
+    with pytest.warns(UserWarning, match="2021: DataNotAvailableError"):
+        both = ds.load_cps([2022, 2021], on_error="warn")
+    assert len(both) == 2 and both.attrs["inputs"]["cps_families_2021"] is None
+    with pytest.raises(ValueError, match="on_error"):
+        ds.load_cps([2022], on_error="ignore")
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration: R3D_TEACH_DATA must be a folder
+# ---------------------------------------------------------------------------------------------
+def test_cache_dir_alias(monkeypatch, tmp_path):
+    monkeypatch.delenv("R3D_TEACH_DATA")
+    monkeypatch.setenv("R3D_TEACH_DATA_DIR", str(tmp_path / "alias"))
+    assert ds.data_dir() == tmp_path / "alias"
+
+
+def test_data_variable_pointing_at_a_file_is_a_configuration_error(monkeypatch, tmp_path):
+    afile = tmp_path / "not_a_folder.txt"
+    afile.write_text("x")
+    monkeypatch.setenv("R3D_TEACH_DATA", str(afile))
+    for call in (ds.data_dir, lambda: ds.fetch_elections(download=True), lambda: ds.governors_income("auto"),
+                 lambda: ds.load_cps([2020], download=True), ds.available_sources):
+        with pytest.raises(ValueError, match=r"^R3D_TEACH_DATA='.*not_a_folder.txt' is a file, not a folder"):
+            call()
+    monkeypatch.setenv("R3D_TEACH_DATA", str(afile / "sub"))  # below a file: cannot be created
+    with pytest.raises(ValueError, match="^R3D_TEACH_DATA="):
+        ds.data_dir(create=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# downloads under one deadline (requests.get replaced by local fakes; no network)
+# ---------------------------------------------------------------------------------------------
+class _FakeResponse:
+    def __init__(self, chunks, status=200, delay=0.0):
+        self.chunks, self.status, self.delay = chunks, status, delay
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def raise_for_status(self):
+        if self.status >= 400:
+            raise requests.exceptions.HTTPError(f"{self.status} Client Error")
+
+    def iter_content(self, chunk_size=1):
+        for c in self.chunks:
+            time.sleep(self.delay)
+            yield c
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Downloads allowed, the real pooch.retrieve, and a list recording every GET."""
+    monkeypatch.delenv("R3D_TEACH_OFFLINE")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(pooch, "retrieve", _REAL_RETRIEVE)
+    return []
+
+
+def test_one_deadline_for_many_files_when_the_transfer_trickles(_isolated, online, monkeypatch):
+    def trickle(url, stream, timeout):
+        online.append((url, timeout))
+        return _FakeResponse(itertools.repeat(b"PK" * 8, 250), delay=0.02)  # 5 s unless stopped
+
+    monkeypatch.setattr(requests, "get", trickle)
+    years = range(1988, 2015)  # survey years 1988-2014: 27 years, 54 files
+    t0 = time.perf_counter()
+    with pytest.raises(DataNotAvailableError) as err:
+        ds.load_cps(years, download=True, timeout=0.5)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 3.0  # one budget of 0.5 s, not 30 s per year
+    msg = str(err.value)
+    assert "could not fetch 54 of 54 files (time budget 0.5 s)" in msg
+    assert "failed: cpsmar88.zip from https://data.nber.org/cps/cpsmar88.zip: DownloadTimeout" in msg
+    assert "not tried (the network stalled or refused the connection)" in msg
+    assert "cpsmar89.zip" in msg and "asec2014_pubuse_tax_fix_5x8_2017.zip" in msg and "asec2014early_pubuse.dd.txt" in msg
+    assert len(online) == 1 and online[0][1][1] <= 0.5
+    assert sorted(p.name for p in _isolated.iterdir()) == []  # no partial download left behind
+
+
+def test_stalled_network_uses_what_is_left_of_the_budget(_isolated, online, monkeypatch):
+    def stalled(url, stream, timeout):
+        online.append((url, timeout))
+        time.sleep(timeout[0])
+        raise requests.exceptions.ConnectTimeout("connect timed out")
+
+    monkeypatch.setattr(requests, "get", stalled)
+    t0 = time.perf_counter()
+    with pytest.raises(DataNotAvailableError) as err:
+        ds.download_application_data(timeout=0.3)
+    assert time.perf_counter() - t0 < 2.0
+    assert len(online) == 1 and 0 < online[0][1][0] <= 0.3  # waited the budget, not 30 s
+    assert f"failed: {REAL_FILE_NAME}" in str(err.value) and "DownloadTimeout" in str(err.value)
+
+
+def test_http_error_does_not_stop_the_other_files(_isolated, online, monkeypatch):
+    def server(url, stream, timeout):
+        online.append(url)
+        if url.endswith("a.txt"):
+            return _FakeResponse([], status=404)
+        return _FakeResponse([b"line one\n", b"line two\n"])
+
+    monkeypatch.setattr(requests, "get", server)
+    a = _fetch.RemoteFile("a.txt", "https://example.org/a.txt")
+    b = _fetch.RemoteFile("b.txt", "https://example.org/b.txt")
+    with pytest.raises(DataNotAvailableError) as err:
+        _fetch.fetch_all([a, b], download=True, timeout=10)
+    msg = str(err.value)
+    assert "failed: a.txt from https://example.org/a.txt: HTTPError: 404" in msg
+    assert "fetched and kept in" in msg and msg.rstrip().count("b.txt") == 1
+    assert (_isolated / "b.txt").read_bytes() == b"line one\nline two\n"
+    assert _manifest(_isolated)["b.txt"]["sha256"] == hashlib.sha256(b"line one\nline two\n").hexdigest()
+    assert not (_isolated / "a.txt").exists()
+    assert _fetch.fetch(b) == _isolated / "b.txt" and online.count("https://example.org/b.txt") == 1  # cached
+    pinned = _fetch.RemoteFile("c.txt", "https://example.org/c.txt", sha256="0" * 64, verified=True)
+    with pytest.raises(DataNotAvailableError, match="differs from the verified pin"):
+        _fetch.fetch(pinned, download=True, timeout=10)
+    assert not (_isolated / "c.txt").exists()  # a download failing its pin is not kept
+
+
+def test_offline_switches_and_budget_validation(_isolated, online, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(DataNotAvailableError, match="switched off"):
+        _fetch.fetch(_fetch.RemoteFile("o.bin", "https://example.org/o"), download=True)
+    monkeypatch.delenv("CI")
+    monkeypatch.setenv("R3D_TEACH_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="^R3D_TEACH_TIMEOUT='soon' must be a positive number"):
+        _fetch.fetch(_fetch.RemoteFile("o.bin", "https://example.org/o"), download=True)
+    for bad in (0, -1.0, float("nan"), "10", True):
+        with pytest.raises(ValueError, match="^timeout must be a positive number"):
+            _fetch.Deadline(bad)
+    assert online == []  # nothing was requested
 
 
 # ---------------------------------------------------------------------------------------------
 # IPUMS extract
 # ---------------------------------------------------------------------------------------------
-def test_ipums_csv_extract(tmp_path):
+def _ipums_rows() -> pd.DataFrame:
+    cols = ["YEAR", "SERIAL", "PERNUM", "ASECFLAG", "HFLAG", "FAMUNIT", "FTYPE", "STATEFIP",
+            "OFFTOTVAL", "OFFCUTOFF", "ASECFWT"]
+    rows = [
+        # 2005, household 1: a primary family with a related subfamily (one official family)
+        (2005, 1, 1, 1, None, 1, 1, 6, 40000, 20000, 1000.5),
+        (2005, 1, 2, 1, None, 1, 1, 6, 40000, 20000, 1000.5),
+        (2005, 1, 3, 1, None, 1, 3, 6, 40000, 20000, 1000.5),
+        # household 2: nonfamily householder + unmarried partner (FAMUNIT 1 for both, two Census families)
+        (2005, 2, 1, 1, None, 1, 2, 36, 9000, 10000, 800.0),
+        (2005, 2, 2, 1, None, 1, 5, 36, 30000, 12000, 700.0),
+        # household 3: two secondary individuals with the same income and threshold, an unrelated
+        # subfamily of two, and a person outside the poverty universe (NIU codes)
+        (2005, 3, 1, 1, None, 1, 2, 50, 150_000_000, 20000, 10.0),  # very high income: kept
+        (2005, 3, 2, 1, None, 2, 5, 50, 0, 12000, 20.0),
+        (2005, 3, 3, 1, None, 3, 5, 50, 0, 12000, 30.0),
+        (2005, 3, 4, 1, None, 4, 4, 50, 24000, 16000, 40.0),
+        (2005, 3, 5, 1, None, 4, 4, 50, 24000, 16000, 40.0),
+        (2005, 3, 6, 1, None, 5, 5, 50, 9_999_999_999, 999999, 50.0),
+        # a March basic-survey row (ASECFLAG 2): not an ASEC respondent
+        (2005, 4, 1, 2, None, 1, 2, 6, 5000, 10000, 60.0),
+        # 2014: the 5/8 (HFLAG 0) and 3/8 (HFLAG 1) samples, each weighted to the population
+        (2014, 1, 1, 1, 0, 1, 2, 6, 30000, 12000, 900.0),
+        (2014, 2, 1, 1, 1, 1, 2, 6, 36000, 12000, 950.0),
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_ipums_census_families_and_flags(tmp_path):
     path = tmp_path / "cps_00001.csv"
-    pd.DataFrame(
-        {
-            "YEAR": [2005, 2005, 2005, 2005, 2006],
-            "SERIAL": [1, 1, 2, 2, 1],
-            "PERNUM": [1, 2, 1, 2, 1],
-            "FAMUNIT": [1, 1, 1, 2, 1],
-            "STATEFIP": [6, 6, 36, 36, 50],
-            "OFFTOTVAL": [40000, 40000, 9000, 30000, 10000],
-            "OFFCUTOFF": [20000, 20000, 10000, 999999, 8000],
-            "ASECWTH": [1000.5, 1000.5, 800.0, 800.0, 10.0],
-        }
-    ).to_csv(path, index=False)
+    _ipums_rows().to_csv(path, index=False)
     fam = ds.read_ipums_extract(path)
-    # families: (2005,1,1) CA 2.0; (2005,2,1) NY 0.9; (2005,2,2) NIU threshold -> dropped; (2006,1,1) VT 1.25
-    assert fam["state"].tolist() == ["CA", "NY", "VT"]
-    assert fam["ratio"].tolist() == pytest.approx([2.0, 0.9, 1.25])
-    assert fam["weight"].tolist() == pytest.approx([1000.5, 800.0, 10.0])
-    assert fam["survey_year"].tolist() == [2005, 2005, 2006]
-    with pytest.raises(ValueError, match="OFFCUTOFF"):
-        pd.DataFrame({"YEAR": [2005], "SERIAL": [1], "STATEFIP": [6]}).to_csv(path, index=False)
+    by_id = fam.set_index(["survey_year", "family_id"])
+    # 2005: CA 40000/20000 = 2 (one family of 3 persons); NY 0.9 and 2.5 (two Census families);
+    # VT 7500, 0, 0 (two secondary individuals stay apart), 1.5 (the unrelated subfamily);
+    # the NIU person and the March basic row are dropped
+    assert by_id.loc[2005]["ratio"].to_dict() == pytest.approx({
+        "1-1": 2.0, "2-2": 0.9, "2-5-2": 2.5, "3-2": 7500.0, "3-5-2": 0.0, "3-5-3": 0.0,
+        "3-4-24000-16000": 1.5,
+    })
+    assert by_id.loc[(2005, "1-1"), "weight"] == 1000.5 and by_id.loc[(2005, "1-1"), "family_type"] == 1
+    assert by_id.loc[(2005, "3-5-3"), "weight"] == 30.0
+    # 2014: only the 5/8 sample by default (30000 / 12000), the 3/8 sample on request
+    assert by_id.loc[2014]["ratio"].tolist() == [2.5]
+    red = ds.read_ipums_extract(path, asec2014="redesigned")
+    assert red[red.survey_year == 2014]["ratio"].tolist() == [3.0]
+
+
+def test_ipums_errors(tmp_path):
+    path = tmp_path / "cps_00002.csv"
+    rows = _ipums_rows()
+    rows.drop(columns="HFLAG").to_csv(path, index=False)
+    with pytest.raises(ValueError, match="^HFLAG: the extract holds survey year 2014"):
         ds.read_ipums_extract(path)
+    rows.drop(columns="FTYPE").to_csv(path, index=False)
+    with pytest.raises(ValueError, match="^FTYPE: .*FAMUNIT does not follow the Census families"):
+        ds.read_ipums_extract(path)
+    pd.DataFrame({"YEAR": [2005], "SERIAL": [1], "PERNUM": [1], "STATEFIP": [6]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="^OFFCUTOFF"):
+        ds.read_ipums_extract(path)
+    rows.to_csv(path, index=False)
+    with pytest.raises(ValueError, match="^asec2014"):
+        ds.read_ipums_extract(path, asec2014="both")
+    with pytest.raises(ValueError, match="^drop_related_subfamilies=False"):
+        ds.read_ipums_extract(path, drop_related_subfamilies=False)
+    (tmp_path / "page.csv").write_text("<html>login required</html>")
+    with pytest.raises(BadDataFileError, match="web page"):
+        ds.read_ipums_extract(tmp_path / "page.csv")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ipumspy") is not None, reason="ipumspy installed")
@@ -591,7 +1107,7 @@ def test_governors_income_argument_errors():
         ds.governors_income("cq")
     with pytest.raises(ValueError, match="winsor"):
         ds.governors_income("synthetic", winsor=1.5)
-    with pytest.raises(ValueError, match="ipums_path"):
+    with pytest.raises(ValueError, match="^ipums_path"):
         ds.governors_income("ipums")
     with pytest.raises(ValueError, match="effect"):
         ds.governors_income("synthetic", effect="paper")
@@ -611,100 +1127,95 @@ def test_auto_falls_back_to_synthetic_with_warning(_isolated):
     assert not _isolated.exists()
 
 
-def test_census_route_end_to_end_from_cache(_isolated):
-    """Elections 2016-2018 in the cache, plus one CPS CSV zip (survey 2020) -> real table."""
-    _isolated.mkdir()
+def _small_application(cache, ca_dem=(30.0, 40.0)) -> None:
+    """Elections 2016-2018 (CA, NH) and one CPS CSV zip (survey 2020) in the cache."""
+    cache.mkdir(exist_ok=True)
     county = pd.DataFrame(
         {"election_id": ["2016 CA", "2016 CA", "2018 NH"], "election_year": [2016.0, 2016.0, 2018.0],
          "state": ["CA", "CA", "NH"], "sfips": [6.0, 6.0, 33.0], "office": "GOV", "election_type": "G",
-         "democratic_raw_votes": [30.0, 40.0, 45.0], "republican_raw_votes": [20.0, 10.0, 55.0],
+         "democratic_raw_votes": [*ca_dem, 45.0], "republican_raw_votes": [20.0, 10.0, 55.0],
          "raw_county_vote_totals": [50.0, 50.0, 100.0]}
     )
-    pyreadr.write_rdata(str(_isolated / REAL_FILE_NAME), county, df_name=RDATA_OBJECT)
-    _write_csv_zip(_isolated / "asecpub20csv.zip", yy="20")
-    df = ds.governors_income("census", years=(2016, 2018))
+    pyreadr.write_rdata(str(cache / REAL_FILE_NAME), county, df_name=RDATA_OBJECT)
+    if not (cache / "asecpub20csv.zip").exists():
+        _write_csv_zip(cache / "asecpub20csv.zip", yy="20")
+
+
+def _census(**kw):
+    """governors_income("census"), ignoring the first-use notes on the two unverified pins."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*unverified pin", DataChangedWarning)
+        return ds.governors_income("census", years=(2016, 2018), **kw)
+
+
+def test_census_route_end_to_end_from_cache(_isolated):
+    _small_application(_isolated)
+    df = _census()
     # CA 2016 -> income 2019 -> March 2020; NH 2018 -> income 2019 -> March 2020
     assert sorted(df.unit.unique()) == ["CA-2016", "NH-2018"]
     assert df.set_index("unit").loc["CA-2016", "x"] == pytest.approx(70 / 100)
     assert df.set_index("unit").loc["NH-2018", "x"] == pytest.approx(45 / 100)
     assert df.set_index("unit").loc["NH-2018", "y"] == pytest.approx(-0.08)
     assert (df["source"] == "census").all() and df.attrs["source"] == "census"
+    assert df.attrs["inputs"] == {REAL_FILE_NAME: _sha(_isolated / REAL_FILE_NAME),
+                                  "cps_families_2020": _sha(_isolated / "cps_families_2020.csv.gz")}
     table = ds.available_sources().set_index("source")
     assert table.loc["census", "available"] and table.loc["processed", "available"]
     assert ds.cached_cps_years() == [2020]
     with warnings.catch_warnings():
-        warnings.simplefilter("error", SyntheticDataWarning)  # auto must now find the real table
+        warnings.simplefilter("error")  # auto must now find the current real table, silently
         again = ds.governors_income("auto", years=(2016, 2018))
     assert again.attrs["source"] == "census" and len(again) == len(df)
+    assert again["x"].tolist() == pytest.approx(df["x"].tolist())
 
 
-def test_remote_file_schedule():
-    assert ds.asec_remote_files(2019)["data"].url.endswith("/2019/march/asecpub19csv.zip")
-    assert ds.asec_remote_files(2014)["data"].name == "asec2014_pubuse_tax_fix_5x8_2017.zip"
-    assert ds.asec_remote_files(2016)["data"].name == "asec2016_pubuse_v3.zip"
-    assert ds.asec_remote_files(2013)["dictionary"].name == "asec2013early_pubuse.dd.txt"
-    assert ds.asec_remote_files(2017)["dictionary"].name == "Asec2017_Data_Dict_Full.txt"
-    assert ds.asec_remote_files(1995)["data"].url == "https://data.nber.org/cps/cpsmar95.zip"
-    with pytest.raises(ValueError, match="year"):
-        ds.asec_remote_files(19)
-    with pytest.raises(DataNotAvailableError, match=r"fetch_asec\(2019, download=True\)"):
-        ds.fetch_asec(2019)
+def test_stale_analysis_table_is_rebuilt_when_an_input_changes(_isolated):
+    _small_application(_isolated)
+    first = _census()
+    assert first.set_index("unit").loc["CA-2016", "x"] == pytest.approx(0.7)
+    # a corrected election file: CA's Democratic votes 30 + 40 -> 10 + 20 (share 30 / 60)
+    _small_application(_isolated, ca_dem=(10.0, 20.0))
+    with pytest.warns(DataChangedWarning, match="changed since it was recorded"), \
+            pytest.warns(StaleCacheWarning, match=f"input {REAL_FILE_NAME} changed"):
+        again = ds.governors_income("auto", years=(2016, 2018))
+    assert again.attrs["source"] == "census"
+    assert again.set_index("unit").loc["CA-2016", "x"] == pytest.approx(0.5)
+    # a new CPS release (CA family 52000 -> 78000): the family table and then the analysis table
+    raw = _isolated / "asecpub20csv.zip"
+    with zipfile.ZipFile(raw) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["ffpub20.csv"] = members["ffpub20.csv"].replace(b"52000", b"78000")
+    with zipfile.ZipFile(raw, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        third = ds.governors_income("auto", years=(2016, 2018))
+    kinds = {type(w.message) for w in caught}
+    assert DataChangedWarning in kinds and StaleCacheWarning in kinds and SyntheticDataWarning not in kinds
+    # CA now has the family 78000 / 26000 = 3 (winsorised within its unit of one family)
+    assert third.set_index("unit").loc["CA-2016", "y"] == pytest.approx(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ds.governors_income("auto", years=(2016, 2018))["y"].tolist() == pytest.approx(third["y"].tolist())
 
 
-# ---------------------------------------------------------------------------------------------
-# the download helper, with pooch replaced by a local fake (still no network)
-# ---------------------------------------------------------------------------------------------
-def test_fetch_records_hash_and_warns_on_unverified_pin(_isolated, monkeypatch):
-    import hashlib
-    import json
-
-    import pooch
-
-    from r3d_teach.datasets import _fetch
-
-    payload = b"not really an Rdata file"
-    calls = []
-
-    def fake_retrieve(url, known_hash, fname, path, progressbar):
-        calls.append((url, known_hash))
-        out = path / fname
-        out.write_bytes(payload)
-        return str(out)
-
-    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
-    monkeypatch.delenv("R3D_TEACH_OFFLINE")
-    monkeypatch.delenv("CI", raising=False)
-    remote = _fetch.RemoteFile("demo.bin", "https://example.org/demo.bin", sha256="0" * 64, verified=False)
-    with pytest.warns(UserWarning, match="unverified pin"):
-        path = _fetch.fetch(remote, download=True)
-    digest = hashlib.sha256(payload).hexdigest()
-    assert calls == [("https://example.org/demo.bin", None)]  # unverified pin: pooch not strict
-    assert json.loads((_isolated / "hashes.json").read_text()) == {"demo.bin": digest}
-    assert _fetch.fetch(remote) == path and len(calls) == 1  # cached: no second retrieve
-    strict = _fetch.RemoteFile("strict.bin", "https://example.org/s", sha256=digest, verified=True)
-    _fetch.fetch(strict, download=True)
-    assert calls[-1] == ("https://example.org/s", f"sha256:{digest}")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(DataNotAvailableError, match="switched off"):
-        _fetch.fetch(_fetch.RemoteFile("other.bin", "https://example.org/o"), download=True)
+def test_table_is_used_when_its_raw_inputs_were_deleted(_isolated):
+    _small_application(_isolated)
+    built = _census()
+    (_isolated / "asecpub20csv.zip").unlink()  # the 140 MB zip removed to save space
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = ds.governors_income("auto", years=(2016, 2018))
+    assert df.attrs["source"] == "census" and len(df) == len(built)
 
 
-def test_cache_dir_alias(monkeypatch, tmp_path):
-    monkeypatch.delenv("R3D_TEACH_DATA")
-    monkeypatch.setenv("R3D_TEACH_DATA_DIR", str(tmp_path / "alias"))
-    assert ds.data_dir() == tmp_path / "alias"
-
-
-def test_load_cps_cache_and_skipping(_isolated):
-    _isolated.mkdir()
-    _write_csv_zip(_isolated / "asecpub20csv.zip", yy="20")
-    fam = ds.load_cps([2020])
-    assert (_isolated / "cps_families_2020.csv.gz").exists()
-    assert fam["ratio"].tolist() == pytest.approx([2.0, -0.08])
-    with pytest.raises(DataNotAvailableError, match=r"fetch_asec\(2021, download=True\)"):
-        ds.load_cps([2020, 2021])
-    with pytest.warns(UserWarning, match="2021: DataNotAvailableError"):
-        both = ds.load_cps([2020, 2021], on_error="warn")
-    assert len(both) == 2
-    with pytest.raises(ValueError, match="on_error"):
-        ds.load_cps([2020], on_error="ignore")
+def test_stale_table_without_its_inputs_falls_back_to_synthetic(_isolated, monkeypatch):
+    _small_application(_isolated)
+    _census()
+    (_isolated / REAL_FILE_NAME).unlink()
+    monkeypatch.setattr(_cache, "PROCESSING_VERSION", 99)  # new code: every table is stale
+    with pytest.warns(StaleCacheWarning, match="built by r3d_teach"), \
+            pytest.warns(SyntheticDataWarning, match="stale and cannot be rebuilt"):
+        df = ds.governors_income("auto", years=(2016, 2018))
+    assert df.attrs["source"] == "synthetic"

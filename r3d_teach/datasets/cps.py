@@ -32,9 +32,16 @@ Three routes
    (``D NAME SIZE BEGIN`` lines of the Census ``.dd.txt`` / NBER ``.ddf`` files, or the
    ``@BEGIN NAME WIDTH.`` lines of NBER's SAS programs) — :func:`parse_dictionary`,
    :func:`read_asec_fixed_width`.
-3. An IPUMS-CPS extract made by the user (free account): a CSV export needs nothing extra; the
-   fixed-width ``.dat`` + DDI ``.xml`` needs ``ipumspy`` (not a dependency of this package) —
-   :func:`read_ipums_extract`.
+3. An IPUMS-CPS extract made by the user (free account): :func:`read_ipums_extract` in
+   :mod:`r3d_teach.datasets.ipums`.
+
+Cached files and tables
+-----------------------
+:func:`load_cps` checks every raw file it uses (format and sha256, see :mod:`._fetch`) and
+keeps each parsed year as ``cps_families_YYYY.csv.gz`` (``..._with_subfamilies.csv.gz`` when
+related subfamilies are kept) with a record of the raw files' hashes and the code version; a
+table whose inputs or code changed is rebuilt (:mod:`._cache`).  Downloads of several years
+share one time budget (``timeout``).
 
 Example
 -------
@@ -62,18 +69,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._fetch import DataNotAvailableError, RemoteFile, data_dir, fetch
+from ._cache import read_record, read_table, table_status, write_table
+from ._fetch import (
+    BadDataFileError,
+    DataNotAvailableError,
+    Deadline,
+    RemoteFile,
+    bad_file,
+    cached_path,
+    check_file,
+    check_format,
+    data_dir,
+    default_timeout,
+    fetch_all,
+    reading,
+    sha256,
+)
 from ._states import CENSUS_TO_FIPS, FIPS_TO_POSTAL
 
 __all__ = [
     "FAMILY_COLUMNS",
     "asec_remote_files",
+    "cached_cps_years",
     "fetch_asec",
     "load_cps",
     "parse_dictionary",
     "read_asec_csv_zip",
     "read_asec_fixed_width",
-    "read_ipums_extract",
     "tidy_families",
 ]
 
@@ -161,11 +183,11 @@ def tidy_families(
 # ---------------------------------------------------------------------------------------------
 # route 1: Census CSV zips (2019+)
 # ---------------------------------------------------------------------------------------------
-def _zip_member(z: zipfile.ZipFile, prefix: str) -> str:
+def _zip_member(z: zipfile.ZipFile, prefix: str, path) -> str:
     pat = re.compile(rf"(^|/){prefix}(\d\d)\.csv$", re.IGNORECASE)
     hits = [n for n in z.namelist() if pat.search(n)]
     if not hits:
-        raise ValueError(f"no {prefix}YY.csv inside {z.filename}; members: {z.namelist()[:10]}")
+        raise bad_file(path, f"holds no {prefix}YY.csv (members: {z.namelist()[:10]})")
     return hits[0]
 
 
@@ -184,28 +206,31 @@ def read_asec_csv_zip(
 
     Family income ratio = ``FTOTVAL / FPOVCUT``, weight = ``FSUP_WGT / 100``, state =
     ``GESTFIPS`` of the household with ``H_SEQ == FH_SEQ``.  ``year`` (survey year) defaults to
-    the ``YY`` in the member names.
+    the ``YY`` in the member names.  A damaged or wrong file raises :class:`BadDataFileError`
+    naming it.
     """
-    with zipfile.ZipFile(path) as z:
-        fam_name = _zip_member(z, "ffpub")
-        hh_name = _zip_member(z, "hhpub")
-        fam_cols = {c for v in _FAMILY_FIELDS.values() for c in v}
-        hh_cols = {c for v in _HOUSEHOLD_FIELDS.values() for c in v}
-        fam = _read_csv_upper(z, fam_name, fam_cols)
-        hh = _read_csv_upper(z, hh_name, hh_cols)
+    check_format(path)
+    with reading(path):
+        with zipfile.ZipFile(path) as z:
+            fam_name = _zip_member(z, "ffpub", path)
+            hh_name = _zip_member(z, "hhpub", path)
+            fam_cols = {c for v in _FAMILY_FIELDS.values() for c in v}
+            hh_cols = {c for v in _HOUSEHOLD_FIELDS.values() for c in v}
+            fam = _read_csv_upper(z, fam_name, fam_cols)
+            hh = _read_csv_upper(z, hh_name, hh_cols)
     if year is None:
         year = 2000 + int(re.search(r"(\d\d)\.csv$", fam_name, re.IGNORECASE).group(1))
-    return _assemble(fam, hh, int(year), drop_related_subfamilies, source=str(path))
+    return _assemble(fam, hh, int(year), drop_related_subfamilies, source=path)
 
 
-def _assemble(fam: pd.DataFrame, hh: pd.DataFrame, year: int, drop_related: bool, source: str) -> pd.DataFrame:
+def _assemble(fam: pd.DataFrame, hh: pd.DataFrame, year: int, drop_related: bool, source) -> pd.DataFrame:
     f = {k: _pick(fam.columns, v) for k, v in _FAMILY_FIELDS.items()}
     h = {k: _pick(hh.columns, v) for k, v in _HOUSEHOLD_FIELDS.items()}
     for key in ("seq", "income", "threshold", "weight"):
         if f[key] is None:
-            raise ValueError(f"{source}: family records lack {_FAMILY_FIELDS[key]}")
+            raise bad_file(source, f"its family records lack {_FAMILY_FIELDS[key]}")
     if h["seq"] is None or (h["fips"] is None and h["census"] is None):
-        raise ValueError(f"{source}: household records need H_SEQ and GESTFIPS (or GESTCEN)")
+        raise bad_file(source, "its household records need H_SEQ and GESTFIPS (or GESTCEN)")
     hh = hh.drop_duplicates(h["seq"]).set_index(h["seq"])
     if h["fips"] is not None:
         state = hh[h["fips"]]
@@ -225,7 +250,7 @@ def _assemble(fam: pd.DataFrame, hh: pd.DataFrame, year: int, drop_related: bool
     )
     if raw["state_fips"].isna().any():
         n = int(raw["state_fips"].isna().sum())
-        raise ValueError(f"{source}: {n} family records have no matching household (FH_SEQ not in H_SEQ)")
+        raise bad_file(source, f"{n} family records have no matching household (FH_SEQ not in H_SEQ)")
     return tidy_families(raw, year, drop_related_subfamilies=drop_related)
 
 
@@ -279,19 +304,40 @@ def parse_dictionary(text: str) -> dict[str, dict[str, tuple[int, int]]]:
     return sections
 
 
-def _open_text_lines(path: Path, encoding: str) -> Iterable[str]:
+_DOC_MEMBER = re.compile(r"\.(txt|pdf|doc|docx|sas|do|dct|ddf|sps|xml)$", re.I)
+
+
+def _open_text_lines(path: Path, encoding: str):
     name = path.name.lower()
     if name.endswith(".zip"):
         z = zipfile.ZipFile(path)
-        members = [i for i in z.infolist() if not i.is_dir()
-                   and not re.search(r"\.(txt|pdf|doc|docx|sas|do|dct|ddf|sps|xml)$", i.filename, re.I)]
+        members = [i for i in z.infolist() if not i.is_dir() and not _DOC_MEMBER.search(i.filename)]
         if not members:
-            raise ValueError(f"{path}: no data member in the zip")
+            raise bad_file(path, "holds no data member (only documentation)")
         member = max(members, key=lambda i: i.file_size)
         return io.TextIOWrapper(z.open(member), encoding=encoding, newline=None)
     if name.endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path), encoding=encoding, newline=None)
     return open(path, encoding=encoding, newline=None)
+
+
+def _layout(dictionary, encoding: str) -> dict[str, dict[str, tuple[int, int]]]:
+    if isinstance(dictionary, Mapping):
+        layout = {k: dict(v) for k, v in dictionary.items()}
+        where = "dictionary"
+    else:
+        where = Path(dictionary)
+        check_format(where)
+        with reading(where):
+            text = where.read_text(encoding=encoding, errors="replace")
+        try:
+            layout = parse_dictionary(text)
+        except ValueError as err:
+            raise bad_file(where, f"is not a CPS dictionary: {err}") from err
+    for key in ("household", "family"):
+        if key not in layout:
+            raise bad_file(where, f"has no {key} record section (found {list(layout)})")
+    return layout
 
 
 def read_asec_fixed_width(
@@ -312,140 +358,96 @@ def read_asec_fixed_width(
 
     Each family record (type 2) is attached to the household record (type 1) above it; its
     ``FH_SEQ`` must equal that household's ``H_SEQ`` (checked).  Weight = ``FSUP_WGT / 100``.
+    A record shorter than the last field read from it (a truncated file, or a dictionary of
+    another year), an unreadable or truncated archive, and a dictionary without the needed
+    fields all raise :class:`BadDataFileError` naming the file.
     """
-    if isinstance(dictionary, Mapping):
-        layout = {k: dict(v) for k, v in dictionary.items()}
-    else:
-        layout = parse_dictionary(Path(dictionary).read_text(encoding=encoding, errors="replace"))
-    for key in ("household", "family"):
-        if key not in layout:
-            raise ValueError(f"dictionary has no {key} record section (found {list(layout)})")
+    layout = _layout(dictionary, encoding)
+    data = Path(data)
+    check_format(data)
     h_lines: list[str] = []
     f_lines: list[str] = []
     f_owner: list[int] = []
-    with _open_text_lines(Path(data), encoding) as fh:  # type: ignore[attr-defined]
-        for line in fh:
-            kind = line[:1]
-            if kind == "1":
-                h_lines.append(line)
-            elif kind == "2":
-                if not h_lines:
-                    raise ValueError(f"{data}: a family record precedes any household record")
-                f_lines.append(line)
-                f_owner.append(len(h_lines) - 1)
+    with reading(data):
+        with _open_text_lines(data, encoding) as fh:
+            for line in fh:
+                kind = line[:1]
+                if kind == "1":
+                    h_lines.append(line)
+                elif kind == "2":
+                    if not h_lines:
+                        raise bad_file(data, "a family record precedes any household record")
+                    f_lines.append(line)
+                    f_owner.append(len(h_lines) - 1)
     if not f_lines:
-        raise ValueError(f"{data}: no family records (lines starting with '2')")
+        raise bad_file(data, "holds no family records (lines starting with '2')")
 
-    def extract(lines: list[str], fields: dict[str, tuple[int, int]], wanted: dict[str, tuple[str, ...]]) -> pd.DataFrame:
-        s = pd.Series(lines, dtype=object)
-        out = {}
-        for key, cands in wanted.items():
-            name = _pick(fields, cands)
-            if name is None:
-                continue
-            b, w = fields[name]
-            out[name] = pd.to_numeric(s.str.slice(b - 1, b - 1 + w).str.strip(), errors="coerce")
-        return pd.DataFrame(out)
+    def extract(lines: list[str], fields: dict[str, tuple[int, int]], wanted: dict[str, tuple[str, ...]], what: str) -> pd.DataFrame:
+        s = pd.Series(lines, dtype=object).str.rstrip("\r\n")
+        picked = {name: fields[name] for cands in wanted.values() if (name := _pick(fields, cands))}
+        if picked:
+            need = max(b + w - 1 for b, w in picked.values())
+            short = int((s.str.len() < need).sum())
+            if short:
+                raise bad_file(
+                    data,
+                    f"{short} {what} records are shorter than {need} characters, the end of the "
+                    "last field read (the file is truncated, or the dictionary belongs to another year)",
+                )
+        return pd.DataFrame({
+            name: pd.to_numeric(s.str.slice(b - 1, b - 1 + w).str.strip(), errors="coerce")
+            for name, (b, w) in picked.items()
+        })
 
-    hh = extract(h_lines, layout["household"], _HOUSEHOLD_FIELDS)
-    fam = extract(f_lines, layout["family"], _FAMILY_FIELDS)
+    hh = extract(h_lines, layout["household"], _HOUSEHOLD_FIELDS, "household")
+    fam = extract(f_lines, layout["family"], _FAMILY_FIELDS, "family")
     owner = np.asarray(f_owner)
     hseq = _pick(hh.columns, _HOUSEHOLD_FIELDS["seq"])
     fseq = _pick(fam.columns, _FAMILY_FIELDS["seq"])
     if hseq is None or fseq is None:
-        raise ValueError("dictionary must define H_SEQ (household) and FH_SEQ (family)")
+        where = dictionary if not isinstance(dictionary, Mapping) else "dictionary"
+        raise bad_file(where, "does not define H_SEQ (household) and FH_SEQ (family)")
     mismatch = fam[fseq].to_numpy() != hh[hseq].to_numpy()[owner]
     if mismatch.any():
-        raise ValueError(f"{data}: {int(mismatch.sum())} family records sit under a household with another H_SEQ")
+        raise bad_file(data, f"{int(mismatch.sum())} family records sit under a household with another H_SEQ")
     # make household sequence numbers unique by position, then reuse the CSV assembly
     hh = hh.assign(**{hseq: np.arange(len(hh))})
     fam = fam.assign(**{fseq: owner})
-    return _assemble(fam, hh, int(year), drop_related_subfamilies, source=str(data))
-
-
-# ---------------------------------------------------------------------------------------------
-# route 3: IPUMS-CPS extract
-# ---------------------------------------------------------------------------------------------
-def read_ipums_extract(
-    path: str | os.PathLike[str],
-    ddi: str | os.PathLike[str] | None = None,
-    *,
-    income: str | None = None,
-    drop_related_subfamilies: bool = True,
-) -> pd.DataFrame:
-    """Families from an IPUMS-CPS ASEC extract (person rows, one family kept per ``FAMUNIT``).
-
-    Variables (IPUMS names, verify in the IPUMS browser): ``YEAR`` (survey year), ``SERIAL``,
-    ``PERNUM``, ``FAMUNIT``, ``STATEFIP``, ``OFFTOTVAL`` (family income for official poverty; or
-    ``FTOTVAL``), ``OFFCUTOFF`` (the family's poverty threshold), a weight — ``ASECFWT`` (family
-    weight) if present, else ``ASECWTH`` (household) or ``ASECWT`` (person) of the family's first
-    person — and optionally ``FAMSIZE``.  IPUMS weights have real decimals (no scaling).
-    Not-in-universe codes (``OFFCUTOFF >= 999999``, income ``>= 99999999``) become missing.
-
-    ``path`` may be a CSV / CSV.gz export (read with pandas), or the fixed-width ``.dat(.gz)``
-    with its DDI ``.xml`` passed as ``ddi`` (read with ``ipumspy``, installed separately).
-    """
-    p = Path(path)
-    if ddi is not None or p.suffix.lower() == ".xml":
-        try:
-            from ipumspy import readers  # lazy, optional
-        except ImportError as err:
-            raise ImportError(
-                "reading an IPUMS fixed-width extract needs ipumspy (pip install ipumspy), "
-                "or export the extract as CSV and pass its path alone"
-            ) from err
-        ddi_path = Path(ddi) if ddi is not None else p
-        meta = readers.read_ipums_ddi(ddi_path)
-        data_path = p if ddi is not None else ddi_path.with_suffix(".dat.gz")
-        df = readers.read_microdata(meta, data_path)
-    else:
-        df = pd.read_csv(p)
-    df = df.rename(columns=lambda c: str(c).upper())
-    for col in ("YEAR", "SERIAL", "STATEFIP", "OFFCUTOFF"):
-        if col not in df:
-            raise ValueError(f"IPUMS extract {p.name} lacks {col}; add it to the extract")
-    inc = income or _pick(df.columns, ("OFFTOTVAL", "FTOTVAL"))
-    if inc is None or inc not in df:
-        raise ValueError(f"income={income!r}: the extract needs OFFTOTVAL or FTOTVAL")
-    wcol = _pick(df.columns, ("ASECFWT", "ASECWTH", "ASECWT"))
-    if wcol is None:
-        raise ValueError("the extract needs a weight: ASECFWT, ASECWTH or ASECWT")
-    if "FAMUNIT" not in df:
-        df["FAMUNIT"] = 1
-    sort = ["YEAR", "SERIAL", "FAMUNIT"] + (["PERNUM"] if "PERNUM" in df else [])
-    fam = df.sort_values(sort).drop_duplicates(["YEAR", "SERIAL", "FAMUNIT"])
-    income_v = pd.to_numeric(fam[inc], errors="coerce")
-    thr = pd.to_numeric(fam["OFFCUTOFF"], errors="coerce")
-    raw = pd.DataFrame(
-        {
-            "year": fam["YEAR"].astype(int),
-            "state_fips": fam["STATEFIP"],
-            "family_id": fam["SERIAL"].astype(str) + "-" + fam["FAMUNIT"].astype(str),
-            "family_type": np.nan,
-            "persons": fam["FAMSIZE"] if "FAMSIZE" in fam else np.nan,
-            "income": income_v.where(income_v < 99_999_999),
-            "poverty_threshold": thr.where(thr < 999_999),
-            "weight": fam[wcol],
-        }
-    )
-    parts = [tidy_families(g, y, drop_related_subfamilies=drop_related_subfamilies) for y, g in raw.groupby("year")]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FAMILY_COLUMNS)
+    return _assemble(fam, hh, int(year), drop_related_subfamilies, source=data)
 
 
 # ---------------------------------------------------------------------------------------------
 # remote files and the cached loader
 # ---------------------------------------------------------------------------------------------
+def _dictionary_name(y: int) -> str:
+    if y in (2012, 2013, 2014, 2015):  # 2014: the dictionary of the 5/8 ("tax fix") file
+        return f"asec{y}early_pubuse.dd.txt"
+    if y in (2017, 2018):
+        return f"08ASEC{y}_Data_Dict_Full.txt"
+    if y == 2016:
+        return "Asec2016_Data_Dict_Full.txt"
+    return f"asec{y}_pubuse.dd.txt"
+
+
 def asec_remote_files(year: int) -> dict[str, RemoteFile]:
     """Where the public ASEC file of survey year ``year`` lives (``{"data": ..., "dictionary": ...}``).
 
     * 2019 on: Census CSV zip ``asecpubYYcsv.zip`` (no dictionary needed);
-    * 2011–2018: Census fixed width ``asecYYYY_pubuse.zip`` (2014: the 5/8 "tax fix" file with the
-      traditional income questions; 2016: ``_v3``) and its dictionary (``asecYYYYearly_pubuse.dd.txt``
-      for 2012, 2013, 2015; ``AsecYYYY_Data_Dict_Full.txt`` for 2016–2018) — (verify);
+    * 2011–2018: Census fixed width ``asecYYYY_pubuse.zip`` (2014: the 5/8 "tax fix" file with
+      the traditional income questions, ``asec2014_pubuse_tax_fix_5x8_2017.zip``; 2016:
+      ``_v3``); Census also serves each as ``.dat.gz`` (``asecYYYY_pubuse.dat.gz``, ...), and
+      either name is accepted in the cache.  Dictionaries: ``asecYYYYearly_pubuse.dd.txt`` for
+      2012–2015 (2014: the 5/8 file's), ``Asec2016_Data_Dict_Full.txt``,
+      ``08ASECYYYY_Data_Dict_Full.txt`` for 2017 and 2018, else ``asecYYYY_pubuse.dd.txt``;
     * up to 2010: NBER ``cpsmarYY.zip`` and ``cpsmarYY.ddf`` (1993's dictionary is a .doc: pass
       another dictionary, e.g. NBER's ``cpsmar93.sas``, to :func:`read_asec_fixed_width`).
+
+    >>> {k: f.name for k, f in asec_remote_files(2017).items()}
+    {'data': 'asec2017_pubuse.zip', 'dictionary': '08ASEC2017_Data_Dict_Full.txt'}
+    >>> asec_remote_files(2014)["data"].aliases
+    ('asec2014_pubuse_tax_fix_5x8_2017.dat.gz', 'asec2014_pubuse_tax_fix_5x8_2017.dat')
     """
-    if not isinstance(year, (int, np.integer)) or not 1962 <= int(year) <= 2100:
+    if isinstance(year, bool) or not isinstance(year, (int, np.integer)) or not 1962 <= int(year) <= 2100:
         raise ValueError(f"year must be a survey year such as 2019, got {year!r}")
     y, yy = int(year), f"{int(year) % 100:02d}"
     base = _CENSUS_BASE.format(Y=y)
@@ -453,28 +455,71 @@ def asec_remote_files(year: int) -> dict[str, RemoteFile]:
         name = f"asecpub{yy}csv.zip"
         return {"data": RemoteFile(name, base + name, _CSV_PINS.get(y), False, "Census ASEC CSV, ~140 MB")}
     if y >= 2011:
-        data = {2014: "asec2014_pubuse_tax_fix_5x8_2017.zip", 2016: "asec2016_pubuse_v3.zip"}.get(y, f"asec{y}_pubuse.zip")
-        if y in (2012, 2013, 2015):
-            dd = f"asec{y}early_pubuse.dd.txt"
-        elif y >= 2016:
-            dd = f"Asec{y}_Data_Dict_Full.txt"
-        else:
-            dd = f"asec{y}_pubuse.dd.txt"
-        return {"data": RemoteFile(data, base + data, note="Census ASEC fixed width"),
+        stem = {2014: "asec2014_pubuse_tax_fix_5x8_2017", 2016: "asec2016_pubuse_v3"}.get(y, f"asec{y}_pubuse")
+        dd = _dictionary_name(y)
+        return {"data": RemoteFile(stem + ".zip", base + stem + ".zip", note="Census ASEC fixed width",
+                                   aliases=(stem + ".dat.gz", stem + ".dat")),
                 "dictionary": RemoteFile(dd, base + dd, note="Census ASEC dictionary")}
     dd = f"cpsmar{yy}.txt" if y == 1988 else f"cpsmar{yy}.ddf"
     return {"data": RemoteFile(f"cpsmar{yy}.zip", _NBER_BASE + f"cpsmar{yy}.zip", note="NBER March CPS mirror"),
             "dictionary": RemoteFile(dd, _NBER_BASE + dd, note="NBER dictionary")}
 
 
-def fetch_asec(year: int, download: bool = False) -> dict[str, Path]:
-    """Local paths of the public ASEC files of survey year ``year`` (download once with ``download=True``)."""
-    how = f"r3d_teach.datasets.fetch_asec({year}, download=True)"
-    return {k: fetch(r, download=download, how=how) for k, r in asec_remote_files(year).items()}
+def _how(year) -> str:
+    return f"r3d_teach.datasets.fetch_asec({year}, download=True)"
 
 
-def _family_cache(year: int) -> Path:
-    return data_dir() / f"cps_families_{int(year)}.csv.gz"
+def fetch_asec(year: int, download: bool = False, *, timeout: float | None = None) -> dict[str, Path]:
+    """Checked local paths of the public ASEC files of survey year ``year`` (download once with
+    ``download=True``; ``timeout`` is the budget in seconds for both files)."""
+    remotes = asec_remote_files(year)
+    got = fetch_all(remotes.values(), download=download, how=_how(year), timeout=timeout)
+    return {k: got[r.name] for k, r in remotes.items()}
+
+
+def _family_cache(year: int, drop_related: bool = True) -> Path:
+    suffix = "" if drop_related else "_with_subfamilies"
+    return data_dir() / f"cps_families_{int(year)}{suffix}.csv.gz"
+
+
+def _family_params(year: int, drop_related: bool) -> dict:
+    return {"survey_year": int(year), "drop_related_subfamilies": bool(drop_related)}
+
+
+def _raw_inputs(year: int) -> tuple[dict[str, Path], dict[str, str]] | None:
+    """Checked paths and sha256 of the raw files of ``year`` if all are cached, else ``None``."""
+    remotes = asec_remote_files(year)
+    paths = {k: cached_path(r) for k, r in remotes.items()}
+    if any(p is None for p in paths.values()):
+        return None
+    digests = {paths[k].name: check_file(paths[k], r, how=_how(year)) for k, r in remotes.items()}
+    return paths, digests
+
+
+#: What ``family_table_digest`` returns when a year's inputs cannot be checked (not cached).
+UNKNOWN = "unknown"
+
+
+def family_table_digest(year: int, drop_related: bool = True) -> str | None:
+    """The sha256 of the year's family table if it is current; ``"stale"`` if it exists but is
+    not; ``"unbuilt"`` if only the raw files are cached; :data:`UNKNOWN` if neither is."""
+    path = _family_cache(year, drop_related)
+    if not path.exists():
+        cached = all(cached_path(r) is not None for r in asec_remote_files(year).values())
+        return "unbuilt" if cached else UNKNOWN
+    rec = read_record(path)
+    if rec is None:
+        return sha256(path)  # the user's own table, used as it is
+    raw = _raw_inputs(year)
+    why = table_status(path, kind="cps_families", params=_family_params(year, drop_related),
+                       inputs=None if raw is None else raw[1])
+    return rec["sha256"] if why is None else "stale"
+
+
+def _parse_year(year: int, paths: dict[str, Path], drop_related: bool) -> pd.DataFrame:
+    if year >= 2019:
+        return read_asec_csv_zip(paths["data"], year, drop_related_subfamilies=drop_related)
+    return read_asec_fixed_width(paths["data"], paths["dictionary"], year, drop_related_subfamilies=drop_related)
 
 
 def load_cps(
@@ -484,38 +529,73 @@ def load_cps(
     drop_related_subfamilies: bool = True,
     use_cache: bool = True,
     on_error: str = "raise",
+    timeout: float | None = None,
+    deadline: Deadline | None = None,
 ) -> pd.DataFrame:
     """Tidy families of several survey years from the public Census/NBER files.
 
-    Each year is parsed once and kept as ``cps_families_YYYY.csv.gz`` in the data cache; a
-    table you built yourself (e.g. with another dictionary) and saved under that name is used
-    as it is.  A missing file raises :class:`DataNotAvailableError` naming the call that
-    fetches it; with ``on_error="warn"`` a year that cannot be loaded is skipped with a warning
-    instead (its units then have no families).
+    Each year is parsed once and kept as ``cps_families_YYYY.csv.gz`` in the data cache with a
+    record of its inputs; it is reused only while its raw files, options and the code version
+    are unchanged (else it is rebuilt, with a warning).  A table you built yourself and saved
+    under that name (no record) is used as it is, with a warning.  Missing files are fetched
+    with ``download=True`` under one time budget for all years (``timeout`` seconds, or a shared
+    ``deadline``).  A missing file raises :class:`DataNotAvailableError` naming the call that
+    fetches it, a damaged one :class:`BadDataFileError`; with ``on_error="warn"`` such a year
+    is skipped with a warning instead (its units then have no families).
+
+    ``df.attrs["inputs"]`` maps ``cps_families_YYYY`` to the sha256 of each year's table
+    (``None`` for a skipped year).
     """
     if on_error not in ("raise", "warn"):
         raise ValueError(f'on_error must be "raise" or "warn", got {on_error!r}')
-    parts, skipped = [], []
-    for year in sorted({int(y) for y in years}):
-        cache = _family_cache(year)
-        if use_cache and cache.exists():
-            parts.append(pd.read_csv(cache))
-            continue
+    years = sorted({int(y) for y in years})
+    for y in years:
+        asec_remote_files(y)  # validates the year
+    parts: dict[int, pd.DataFrame] = {}
+    digests: dict[str, str | None] = {}
+    skipped: list[str] = []
+    todo: list[int] = []
+    for year in years:
+        path = _family_cache(year, drop_related_subfamilies)
+        if use_cache and path.exists():
+            fam = _cached_families(year, drop_related_subfamilies)
+            if fam is not None:
+                parts[year] = fam
+                digests[f"cps_families_{year}"] = fam.attrs.pop("sha256")
+                continue
+        todo.append(year)
+    remotes = [r for y in todo for r in asec_remote_files(y).values() if cached_path(r) is None] if download else []
+    if remotes:
+        if deadline is None:
+            deadline = Deadline(default_timeout() if timeout is None else timeout)
         try:
-            files = fetch_asec(year, download=download)
-            if year >= 2019:
-                fam = read_asec_csv_zip(files["data"], year, drop_related_subfamilies=drop_related_subfamilies)
-            else:
-                fam = read_asec_fixed_width(files["data"], files["dictionary"], year,
-                                            drop_related_subfamilies=drop_related_subfamilies)
-        except (DataNotAvailableError, ValueError, OSError, zipfile.BadZipFile) as err:
+            fetch_all(remotes, download=True, how="r3d_teach.datasets.load_cps(years, download=True)",
+                      deadline=deadline)
+        except DataNotAvailableError as err:
+            if on_error == "raise":
+                raise
+            skipped.append(f"download: {str(err).splitlines()[0]}")
+    for year in todo:
+        try:
+            raw = _raw_inputs(year)
+            if raw is None:
+                fetch_asec(year)  # raises DataNotAvailableError naming the missing file
+                raw = _raw_inputs(year)
+            fam = _parse_year(year, raw[0], drop_related_subfamilies)
+        except (DataNotAvailableError, BadDataFileError) as err:
             if on_error == "raise":
                 raise
             skipped.append(f"{year}: {type(err).__name__}: {str(err).splitlines()[0]}")
+            digests[f"cps_families_{year}"] = None
             continue
         if use_cache:
-            fam.to_csv(data_dir(create=True) / cache.name, index=False)
-        parts.append(fam)
+            path = data_dir(create=True) / _family_cache(year, drop_related_subfamilies).name
+            write_table(fam, path, kind="cps_families", params=_family_params(year, drop_related_subfamilies),
+                        inputs=raw[1])
+            digests[f"cps_families_{year}"] = read_record(path)["sha256"]
+        else:
+            digests[f"cps_families_{year}"] = None
+        parts[year] = fam
     if skipped:
         warnings.warn(
             "CPS survey years skipped:\n  " + "\n  ".join(skipped) + "\nParse a year yourself with "
@@ -525,26 +605,54 @@ def load_cps(
         )
     if not parts:
         raise DataNotAvailableError("no CPS year could be loaded" + (f": {skipped}" if skipped else " (years is empty)"))
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat([parts[y] for y in sorted(parts)], ignore_index=True)
+    out.attrs["inputs"] = {k: digests[k] for k in sorted(digests)}
+    return out
+
+
+def _cached_families(year: int, drop_related: bool) -> pd.DataFrame | None:
+    """A current cached family table of ``year`` (``attrs["sha256"]`` set), or ``None``."""
+    path = _family_cache(year, drop_related)
+    if read_record(path) is None:
+        warnings.warn(
+            f"{path} has no record of how it was built; it is used as it is "
+            "(delete it to rebuild it from the raw files).",
+            stacklevel=3,
+        )
+        check_format(path)
+        with reading(path):
+            fam = pd.read_csv(path)
+        fam.attrs["sha256"] = sha256(path)
+        return fam
+    raw = _raw_inputs(year)
+    fam = read_table(path, kind="cps_families", params=_family_params(year, drop_related),
+                     inputs=None if raw is None else raw[1])
+    if fam is not None:
+        fam.attrs["sha256"] = read_record(path)["sha256"]
+    return fam
 
 
 def cached_cps_years() -> list[int]:
-    """Survey years whose family table or raw file is in the cache (no network)."""
+    """Survey years whose family table or raw files are in the cache (no network, no hashing)."""
     folder = data_dir()
     if not folder.exists():
         return []
     years = set()
     for y in range(1962, 2101):
-        if _family_cache(y).exists():
+        if _family_cache(y).exists() or _family_cache(y, False).exists():
             years.add(y)
             continue
-        try:
-            files = asec_remote_files(y)
-        except ValueError:  # pragma: no cover
-            continue
-        if all((folder / f.name).exists() for f in files.values()):
+        if all(cached_path(f, folder) is not None for f in asec_remote_files(y).values()):
             years.add(y)
     return sorted(years)
 
 
-__all__ += ["cached_cps_years", "DataNotAvailableError"]
+def __getattr__(name: str):  # read_ipums_extract moved to .ipums; keep the old import path
+    if name == "read_ipums_extract":
+        from .ipums import read_ipums_extract
+
+        return read_ipums_extract
+    raise AttributeError(name)
+
+
+__all__ += ["DataNotAvailableError"]

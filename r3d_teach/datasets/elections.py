@@ -21,27 +21,39 @@ What :func:`state_elections` does
 3. the running variable is the Democratic two-party share :math:`X = D / (D + R)` (cutoff 0.5);
    ``dem_win = D > R``;
 4. drops uncontested races (``D == 0`` or ``R == 0``) unless ``contested_only=False``;
-5. adds flags, never drops them (the user decides):
+5. adds flags decided from the file's own fields, never drops them (the user decides):
 
-   * ``non_dr_winner`` — the governor elected was neither the Democrat nor the Republican, so the
-     two-party share does not decide treatment: CT 1990 (Weicker, A Connecticut Party), ME 1994
-     and 1998 (King, independent), MN 1998 (Ventura, Reform), RI 2010 (Chafee, independent).
-     Alaska 1990 (Hickel) would qualify but Alaska is not in the file.
-   * ``top_two_not_dr`` — the two leading candidates were not one D and one R: the five races
-     above plus ME 2010 (Cutler, independent, second) and VT 2008 (Pollina, Progressive,
-     second); the last two are from public results and should be checked against the file
-     (``other_exceeds_trailing`` is the data's own necessary condition).
    * ``other_exceeds_trailing`` — votes for all other candidates together exceed the trailing
-     major-party candidate, :math:`V - D - R > \\min(D, R)` (computed from the data).
+     major-party candidate, :math:`O = V - D - R > \\min(D, R)`.
+   * ``top_two_not_dr`` — the two leading candidates were not one D and one R.  The file holds
+     only :math:`D`, :math:`R` and the total, so this is ``other_exceeds_trailing``: the
+     data's own necessary condition (it cannot tell one strong third candidate from several
+     weak ones).  In 1984–2010 it marks, among others, the third-party runners-up of CO 2010
+     (Tancredo), HI 1994 (Fasi), IL 1986 (Stevenson) and UT 1992 (Cook), whose winner the
+     two-party count gets right.
+   * ``non_dr_winner`` — the governor elected was neither the Democrat nor the Republican, so
+     the two-party share does not decide treatment.  Two conditions from the file: the others
+     together out-poll the leading major-party candidate, :math:`O > \\max(D, R)` (necessary),
+     and the ``seat_status`` of the state's *next* election in the file does not name that
+     candidate's party as holding the seat (``"Third-Party/Independent Incumbent"`` after an
+     independent won; a party switch in office, such as Chafee's in 2013, still shows another
+     party).  When the file has no later election for the state, the vote condition decides
+     alone.  By the public results this marks CT 1990 (Weicker), ME 1994 and 1998 (King),
+     RI 2010 (Chafee) and MN 1998 (Ventura; the file has no Democratic votes there, so the
+     contested filter drops it), but not ME 2010 (the others' 42 % exceed LePage's 38 %, yet
+     LePage holds the seat at the 2014 election).  Alaska 1990 (Hickel) would qualify but Alaska
+     is not in the file.
    * ``louisiana_system`` — Louisiana elects its governor in an all-party ("jungle") primary in
-     odd years, with a runoff only if nobody gets a majority (1987: the runner-up withdrew; 1999
-     and 2007 were decided in the primary). The returns may then include several candidates of
-     the same party, so the two-party share is less meaningful.
+     odd years, with a runoff only if nobody gets a majority (1987: the top two were both
+     Democrats and the runner-up withdrew; 1999 and 2007 were decided in the primary).  The
+     returns may then include several candidates of the same party, so the two-party share is
+     less meaningful.
    * ``no_majority`` — neither major-party candidate won a majority of all votes,
      :math:`\\max(D, R) \\le V / 2`.  Where state law requires a majority, someone else decided:
      the legislature in Vermont, the state House in Mississippi (1999), a runoff in Georgia and
      (1990) Arizona.  The Nov. returns then give the plurality, not necessarily the final winner.
-6. ``winner_party`` is ``"D"``/``"R"`` from the two-party count, ``"I"`` for ``non_dr_winner``.
+6. ``winner_party`` is ``"D"``/``"R"`` from the two-party count, ``"I"`` for ``non_dr_winner``;
+   ``next_seat_status`` is the seat status used for the rule.
 
 With the real file, 1984–2010 gives 357 contested elections in 49 states (the paper: 356),
 203 of them with :math:`|X - 0.5| < 0.083` (the paper's Table A-1 effective N).
@@ -60,23 +72,21 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._fetch import RemoteFile, fetch
-from ._states import FIPS_TO_POSTAL, POSTAL_TO_FIPS
+from ._fetch import Deadline, RemoteFile, bad_file, check_format, fetch, reading
+from ._states import POSTAL_TO_FIPS
 
 __all__ = [
     "ELECTIONS_FILE",
-    "NON_DR_WINNERS",
     "RDATA_OBJECT",
-    "TOP_TWO_NOT_DR",
     "fetch_elections",
     "load_elections",
     "read_county_returns",
+    "seat_party",
     "state_elections",
 ]
 
@@ -89,47 +99,39 @@ ELECTIONS_FILE = RemoteFile(
     verified=False,
     note="Algara & Amlani (2021), Harvard Dataverse doi:10.7910/DVN/DGUMFI, 1.9 MB.",
 )
-
-#: Races won by neither the Democrat nor the Republican, 1984-2010, (state, year) -> winner.
-NON_DR_WINNERS: dict[tuple[str, int], str] = {
-    ("CT", 1990): "Lowell Weicker (A Connecticut Party)",
-    ("ME", 1994): "Angus King (independent)",
-    ("ME", 1998): "Angus King (independent)",
-    ("MN", 1998): "Jesse Ventura (Reform)",
-    ("RI", 2010): "Lincoln Chafee (independent)",
-}
-#: Races whose two leading candidates were not a Democrat and a Republican.
-TOP_TWO_NOT_DR: dict[tuple[str, int], str] = {
-    **NON_DR_WINNERS,
-    ("ME", 2010): "Eliot Cutler (independent) second",
-    ("VT", 2008): "Anthony Pollina (Progressive) second",
-}
+_HOW = "r3d_teach.datasets.fetch_elections(download=True)"
 
 _REQUIRED = ("election_year", "state", "democratic_raw_votes", "republican_raw_votes")
 
 
-def fetch_elections(download: bool = False) -> Path:
-    """Path of the cached Algara-Amlani ``.Rdata`` file; fetch it once with ``download=True``."""
-    return fetch(
-        ELECTIONS_FILE,
-        download=download,
-        how="r3d_teach.datasets.fetch_elections(download=True)",
-    )
+def fetch_elections(
+    download: bool = False, *, timeout: float | None = None, deadline: Deadline | None = None
+) -> Path:
+    """Checked path of the cached Algara-Amlani ``.Rdata`` file; fetch it once with
+    ``download=True`` (within ``timeout`` seconds, or a shared ``deadline``)."""
+    return fetch(ELECTIONS_FILE, download=download, how=_HOW, timeout=timeout, deadline=deadline)
 
 
 def read_county_returns(path: str | os.PathLike[str], object_name: str = RDATA_OBJECT) -> pd.DataFrame:
     """Read the county returns data frame from the ``.Rdata`` file with :mod:`pyreadr`.
 
-    Factor columns come back as pandas categoricals; they are turned into plain strings.
+    Factor columns come back as pandas categoricals; they are turned into plain strings.  An
+    unreadable, truncated or wrong file raises :class:`BadDataFileError` naming it.
     """
     try:
         import pyreadr
+        from pyreadr import custom_errors
     except ImportError as err:  # pragma: no cover - pyreadr is in requirements
-        raise ImportError("reading the election file needs pyreadr: pip install pyreadr") from err
-    objects = pyreadr.read_r(str(path))
+        raise ImportError("reading the election file needs pyreadr: pip install r3d-teach[data]") from err
+    check_format(path, _HOW)
+    with reading(path, _HOW):
+        try:
+            objects = pyreadr.read_r(str(path))
+        except (custom_errors.PyreadrError, custom_errors.LibrdataError) as err:
+            raise bad_file(path, f"is not a readable R data file ({type(err).__name__}: {err})", _HOW) from err
     if object_name not in objects:
-        raise ValueError(
-            f"object_name={object_name!r} not found in {path}; the file holds {list(objects)}"
+        raise bad_file(
+            path, f"object_name={object_name!r} not found; the file holds {list(objects)}", _HOW
         )
     df = objects[object_name]
     for col in df.columns:
@@ -161,8 +163,8 @@ def state_elections(
     -------
     DataFrame with columns ``state, state_fips, year, election_id, dem_votes, rep_votes,
     total_votes, other_votes, dem_share, dem_win, winner_party, n_counties, dem_nominee,
-    rep_nominee, seat_status, non_dr_winner, top_two_not_dr, other_exceeds_trailing,
-    louisiana_system, no_majority``, sorted by state and year.
+    rep_nominee, seat_status, next_seat_status, non_dr_winner, top_two_not_dr,
+    other_exceeds_trailing, louisiana_system, no_majority``, sorted by state and year.
     """
     if not isinstance(county, pd.DataFrame):
         raise ValueError(f"county must be a pandas DataFrame, got {type(county).__name__}")
@@ -177,8 +179,6 @@ def state_elections(
     if "election_type" in df:
         df = df[df["election_type"].astype(str).str.upper() == "G"]
     df["election_year"] = pd.to_numeric(df["election_year"]).astype(int)
-    if years is not None:
-        df = df[df["election_year"].between(years[0], years[1])]
     df["state"] = df["state"].astype(str).str.upper().str.strip()
     for col in ("democratic_raw_votes", "republican_raw_votes", "raw_county_vote_totals"):
         if col in df:
@@ -189,6 +189,7 @@ def state_elections(
         if col not in df:
             df[col] = None
 
+    # aggregate every year first: the next election's seat status decides non_dr_winner
     g = df.groupby(["state", "election_year"], sort=True)
     out = pd.DataFrame(
         {
@@ -203,41 +204,66 @@ def state_elections(
             "seat_status": g["seat_status"].agg(_first_valid),
         }
     ).reset_index().rename(columns={"election_year": "year"})
+    if "sfips" in df:
+        out["state_fips"] = pd.to_numeric(g["sfips"].agg(_first_valid).reset_index(drop=True), errors="coerce")
+    else:
+        out["state_fips"] = np.nan
+    out["state_fips"] = out["state_fips"].fillna(out["state"].map(POSTAL_TO_FIPS)).astype("Int64")
+    out["next_seat_status"] = out.groupby("state", sort=False)["seat_status"].shift(-1)
+    if years is not None:
+        out = out[out["year"].between(years[0], years[1])]
     if (out["n_election_ids"] > 1).any():
         bad = out.loc[out["n_election_ids"] > 1, ["state", "year"]].values.tolist()
         warnings.warn(f"several election_id values within one state-year were summed: {bad}", stacklevel=2)
     out = out.drop(columns="n_election_ids")
 
-    two = out["dem_votes"] + out["rep_votes"]
+    d, r = out["dem_votes"], out["rep_votes"]
+    two = d + r
     out["total_votes"] = out["total_votes"].fillna(two).clip(lower=two)
     out["other_votes"] = out["total_votes"] - two
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["dem_share"] = np.where(two > 0, out["dem_votes"] / two.where(two > 0, 1.0), np.nan)
-    out["dem_win"] = out["dem_votes"] > out["rep_votes"]
-    key = list(zip(out["state"], out["year"]))
-    out["non_dr_winner"] = [k in NON_DR_WINNERS for k in key]
-    out["top_two_not_dr"] = [k in TOP_TWO_NOT_DR for k in key]
-    out["other_exceeds_trailing"] = out["other_votes"] > np.minimum(out["dem_votes"], out["rep_votes"])
+        out["dem_share"] = np.where(two > 0, d / two.where(two > 0, 1.0), np.nan)
+    out["dem_win"] = d > r
+    out["other_exceeds_trailing"] = out["other_votes"] > np.minimum(d, r)
+    out["top_two_not_dr"] = out["other_exceeds_trailing"]
+    leader = np.where(out["dem_win"], "D", "R")
+    holder = out["next_seat_status"].map(seat_party)
+    out["non_dr_winner"] = (out["other_votes"] > np.maximum(d, r)) & (holder.to_numpy() != leader)
     out["louisiana_system"] = out["state"] == "LA"
-    out["no_majority"] = np.maximum(out["dem_votes"], out["rep_votes"]) <= 0.5 * out["total_votes"]
-    out["winner_party"] = np.where(out["non_dr_winner"], "I", np.where(out["dem_win"], "D", "R"))
-
-    if "sfips" in df:
-        fips = g["sfips"].agg(_first_valid).reset_index(drop=True)
-        out["state_fips"] = pd.to_numeric(fips, errors="coerce")
-    else:
-        out["state_fips"] = np.nan
-    out["state_fips"] = out["state_fips"].fillna(out["state"].map(POSTAL_TO_FIPS)).astype("Int64")
+    out["no_majority"] = np.maximum(d, r) <= 0.5 * out["total_votes"]
+    out["winner_party"] = np.where(out["non_dr_winner"], "I", leader)
 
     if contested_only:
         out = out[(out["dem_votes"] > 0) & (out["rep_votes"] > 0)]
     cols = [
         "state", "state_fips", "year", "election_id", "dem_votes", "rep_votes", "total_votes",
         "other_votes", "dem_share", "dem_win", "winner_party", "n_counties", "dem_nominee",
-        "rep_nominee", "seat_status", "non_dr_winner", "top_two_not_dr",
+        "rep_nominee", "seat_status", "next_seat_status", "non_dr_winner", "top_two_not_dr",
         "other_exceeds_trailing", "louisiana_system", "no_majority",
     ]
     return out[cols].reset_index(drop=True)
+
+
+def seat_party(status: object) -> str | None:
+    """The party holding the seat according to a ``seat_status`` string of the file.
+
+    ``"Democratic ..."`` gives ``"D"``, ``"Republican ..."`` ``"R"``, ``"Third-Party/Independent
+    ..."`` (or ``"Independent ..."``, ``"Other ..."``) ``"I"``; anything else ``None``.
+
+    >>> [seat_party(s) for s in ["Democratic Incumbent", "Republican Open Seat",
+    ...                          "Third-Party/Independent Incumbent", None]]
+    ['D', 'R', 'I', None]
+    """
+    if not isinstance(status, str):
+        return None
+    s = status.strip().lower()
+    if s.startswith("democrat"):
+        return "D"
+    if s.startswith("republican"):
+        return "R"
+    if s.startswith(("third", "independent", "other")):
+        return "I"
+    return None
 
 
 def load_elections(
@@ -246,8 +272,10 @@ def load_elections(
     years: tuple[int, int] | None = (1984, 2010),
     contested_only: bool = True,
     download: bool = False,
+    timeout: float | None = None,
 ) -> pd.DataFrame:
-    """State × election table from the Algara-Amlani file (cached copy unless ``path`` is given).
+    """State × election table from the Algara-Amlani file (cached copy unless ``path`` is given;
+    ``download=True`` fetches it once, within ``timeout`` seconds).
 
     The example needs the cached file, so it is skipped in the doctests.
 
@@ -255,12 +283,7 @@ def load_elections(
     >>> len(el)  # doctest: +SKIP
     357
     """
-    file = Path(path) if path is not None else fetch_elections(download=download)
+    file = Path(path) if path is not None else fetch_elections(download=download, timeout=timeout)
     out = state_elections(read_county_returns(file), years=years, contested_only=contested_only)
     out.attrs["source"] = "Algara & Amlani (2021), doi:10.7910/DVN/DGUMFI"
     return out
-
-
-def state_postal(fips: Sequence[int]) -> list[str | None]:
-    """Postal codes for FIPS codes (``None`` when unknown)."""
-    return [FIPS_TO_POSTAL.get(int(f)) for f in fips]

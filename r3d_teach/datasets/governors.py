@@ -31,15 +31,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pandas as pd
 
+from ._cache import StaleCacheWarning, read_record, read_table, write_table
 from ._common import OUTPUT_COLUMNS, warn_synthetic, winsorize_within_units
-from ._fetch import DataNotAvailableError, data_dir
-from .cps import asec_remote_files, cached_cps_years, load_cps, read_ipums_extract
-from .elections import ELECTIONS_FILE, fetch_elections, load_elections
+from ._fetch import DataNotAvailableError, Deadline, cached_path, check_file, data_dir, default_timeout, sha256
+from .cps import UNKNOWN, asec_remote_files, cached_cps_years, family_table_digest, load_cps
+from .elections import ELECTIONS_FILE, fetch_elections, load_elections, read_county_returns, state_elections
+from .ipums import read_ipums_extract
 from .synthetic import synthetic_governors_income
 
 __all__ = [
@@ -169,18 +171,80 @@ def unit_table(df: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # cached real data
 # ---------------------------------------------------------------------------------------------
+_KIND = "governors_income"
+
+
 def _processed_name(source: str, params: dict) -> str:
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
     return f"governors_income_{source}_{key}.csv.gz"
 
 
+def _current_inputs(recorded: dict) -> dict:
+    """The current sha256 of the inputs named in a table's record.  An input that is no longer
+    in the cache cannot be checked and keeps its recorded value."""
+    now: dict = {}
+    for name, old in recorded.items():
+        if name == ELECTIONS_FILE.name:
+            path = cached_path(ELECTIONS_FILE)
+            now[name] = old if path is None else check_file(path, ELECTIONS_FILE, how=_HOW_ELECTIONS)
+        elif name.startswith("cps_families_") and name.rsplit("_", 1)[1].isdigit():
+            digest = family_table_digest(int(name.rsplit("_", 1)[1]))
+            now[name] = old if digest == UNKNOWN else digest
+        else:
+            now[name] = old
+    return now
+
+
+_HOW_ELECTIONS = "r3d_teach.datasets.fetch_elections(download=True)"
+
+
+def _cached_real(params: dict) -> pd.DataFrame | None:
+    """The cached real analysis table for ``params`` if it is current, else ``None`` (a stale
+    table is reported with a :class:`StaleCacheWarning`)."""
+    path = data_dir() / _processed_name("census", params)
+    if not path.exists():
+        return None
+    rec = read_record(path)
+    if rec is None:
+        warnings.warn(f"{path} has no record of its inputs; it will be rebuilt.", StaleCacheWarning, stacklevel=3)
+        return None
+    inputs = _current_inputs(rec.get("inputs") or {})
+    df = read_table(path, kind=_KIND, params=params, inputs=inputs)
+    if df is not None:
+        df.attrs.update({"source": "census", "inputs": inputs, **{k: params[k] for k in
+                         ("offset", "nh_vt_offset", "cps_year", "winsor")}})
+    return df
+
+
+def _build_census(params: dict, *, download: bool, deadline: Deadline | None) -> pd.DataFrame:
+    """Build the real table from the cached (or downloaded) public files and cache it."""
+    el_path = fetch_elections(download=download, deadline=deadline)
+    inputs = {ELECTIONS_FILE.name: sha256(el_path)}
+    elections = state_elections(read_county_returns(el_path), years=tuple(params["years"]))
+    el = outcome_years(elections, offset=params["offset"], nh_vt_offset=params["nh_vt_offset"],
+                       cps_year=params["cps_year"])
+    needed = sorted(set(el["survey_year"].astype(int)))
+    families = load_cps(needed, download=download, on_error="raise" if download else "warn", deadline=deadline)
+    inputs.update(families.attrs.get("inputs", {}))
+    df = build_governors_income(
+        elections, families, offset=params["offset"], nh_vt_offset=params["nh_vt_offset"],
+        cps_year=params["cps_year"], winsor=params["winsor"],
+        drop_non_dr_winners=params["drop_non_dr_winners"], source="census",
+    )
+    path = data_dir(create=True) / _processed_name("census", params)
+    write_table(df, path, kind=_KIND, params=params, inputs=inputs)
+    df.attrs.update({"cache": str(path), "inputs": inputs})
+    return df
+
+
 def available_sources() -> pd.DataFrame:
     """What can be loaded without the network: one row per source with ``available`` and a note.
 
-    Never downloads.  ``synthetic`` is always available.
+    Never downloads and hashes nothing (the checks happen when a file is used).  ``synthetic``
+    is always available.
     """
     folder = data_dir()
-    elections_ok = (folder / ELECTIONS_FILE.name).exists()
+    elections_ok = cached_path(ELECTIONS_FILE, folder) is not None
     years = cached_cps_years()
     processed = sorted(p.name for p in folder.glob("governors_income_*.csv.gz")) if folder.exists() else []
     rows = [
@@ -203,13 +267,18 @@ def download_application_data(
     offset: int = 3,
     nh_vt_offset: int = 1,
     cps_year: str = "income",
+    timeout: float | None = None,
 ) -> pd.DataFrame:
     """Fetch (once) the election file and every public CPS year the timing needs, then build and
     cache the real analysis table.  Needs internet; about 1 GB of CPS files.
+
+    All files share one time budget, ``timeout`` seconds (default ``$R3D_TEACH_TIMEOUT`` or
+    3600); when it runs out, or the network stalls, :class:`DataNotAvailableError` lists what was
+    fetched (kept in the cache, so running again resumes) and what was not.
     """
-    fetch_elections(download=True)
     return governors_income(
-        "census", years=years, offset=offset, nh_vt_offset=nh_vt_offset, cps_year=cps_year, download=True
+        "census", years=years, offset=offset, nh_vt_offset=nh_vt_offset, cps_year=cps_year,
+        download=True, timeout=timeout,
     )
 
 
@@ -228,6 +297,7 @@ def governors_income(
     ipums_ddi: str | os.PathLike[str] | None = None,
     elections_path: str | os.PathLike[str] | None = None,
     download: bool = False,
+    timeout: float | None = None,
     warn: bool = True,
 ) -> pd.DataFrame:
     """The governors analysis table (long: one row per family, one unit per state-election).
@@ -238,14 +308,19 @@ def governors_income(
         ``"synthetic"`` — the calibrated replica (:func:`synthetic_governors_income`; uses
         ``seed``, ``effect``);
         ``"census"`` — Algara-Amlani elections + public Census/NBER CPS files from the cache
-        (``download=True`` fetches what is missing);
+        (``download=True`` fetches what is missing, all files within ``timeout`` seconds);
         ``"ipums"`` — elections + the user's IPUMS extract at ``ipums_path`` (``ipums_ddi`` for a
         fixed-width extract);
-        ``"auto"`` (default) — a cached processed real table if one exists for these timing
-        parameters, else the synthetic replica with a :class:`SyntheticDataWarning`.
+        ``"auto"`` (default) — the cached real table for these timing parameters if it is current
+        (a stale one is rebuilt from the cached files), else the synthetic replica with a
+        :class:`SyntheticDataWarning`.
     years : inclusive range of election years (the paper: 1984–2010).
     offset, nh_vt_offset, cps_year : timing, see :func:`outcome_years`.
     winsor : within-unit weighted top-coding level (paper: 0.95); ``None`` keeps raw ratios.
+
+    The cached real table is keyed on the hashes of the election file and of every CPS year's
+    family table (themselves keyed on the raw files) and on the code version; it is never
+    reused once any of them changed.
 
     Returns
     -------
@@ -259,15 +334,22 @@ def governors_income(
     if source == "synthetic":
         return synthetic_governors_income(seed, effect=effect, winsor=winsor, offset=offset,
                                           nh_vt_offset=nh_vt_offset, warn=warn)
+    deadline = Deadline(default_timeout() if timeout is None else timeout) if download else None
     params = {"years": list(years), "offset": offset, "nh_vt_offset": nh_vt_offset,
               "cps_year": cps_year, "winsor": winsor, "drop_non_dr_winners": drop_non_dr_winners}
     if source == "auto":
-        cached = data_dir() / _processed_name("census", params)
-        if cached.exists():
-            return _read_processed(cached, "census")
+        cached = _cached_real(params)
+        if cached is not None:
+            return cached
+        reason = "No real analysis table is cached"
+        if (data_dir() / _processed_name("census", params)).exists():  # stale: rebuild offline
+            try:
+                return _build_census(params, download=False, deadline=None)
+            except DataNotAvailableError as err:
+                reason = f"The cached real table is stale and cannot be rebuilt ({str(err).splitlines()[0]})"
         if warn:
             warn_synthetic(
-                "No real analysis table is cached; using the synthetic replica. "
+                f"{reason}; using the synthetic replica. "
                 "See r3d_teach.datasets.download_application_data().",
                 stacklevel=3,
             )
@@ -275,31 +357,24 @@ def governors_income(
                                           nh_vt_offset=nh_vt_offset, warn=False)
 
     if source == "ipums" and ipums_path is None:
-        raise ValueError('source="ipums" needs ipums_path= (a CSV export, or the .dat with ipums_ddi=)')
+        raise ValueError('ipums_path: source="ipums" needs ipums_path= (a CSV export, or the .dat with ipums_ddi=)')
     if source == "census" and elections_path is None:
-        cached = data_dir() / _processed_name("census", params)
-        if cached.exists():
-            return _read_processed(cached, "census")
-    elections = load_elections(elections_path, years=years, download=download)
+        cached = _cached_real(params)
+        if cached is not None:
+            return cached
+        return _build_census(params, download=download, deadline=deadline)
+    elections = load_elections(elections_path, years=years, download=download, timeout=timeout)
     el = outcome_years(elections, offset=offset, nh_vt_offset=nh_vt_offset, cps_year=cps_year)
     if source == "ipums":
         families = read_ipums_extract(ipums_path, ipums_ddi)
     else:
         needed = sorted(set(el["survey_year"].astype(int)))
-        families = load_cps(needed, download=download, on_error="warn")
-    df = build_governors_income(
+        families = load_cps(needed, download=download, on_error="raise" if download else "warn",
+                            deadline=deadline)
+    return build_governors_income(
         elections, families, offset=offset, nh_vt_offset=nh_vt_offset, cps_year=cps_year,
         winsor=winsor, drop_non_dr_winners=drop_non_dr_winners, source=source,
     )
-    if source == "census" and elections_path is None:
-        df.to_csv(data_dir(create=True) / _processed_name("census", params), index=False)
-    return df
-
-
-def _read_processed(path: Path, source: str) -> pd.DataFrame:
-    df = pd.read_csv(path)
-    df.attrs.update({"source": source, "cache": str(path)})
-    return df
 
 
 __all__ += ["DataNotAvailableError", "asec_remote_files"]
