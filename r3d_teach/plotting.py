@@ -31,10 +31,13 @@ def _axes(ax, figsize=(6, 3.8)):
 
 
 def plot_effect(result, ax=None, pointwise: bool = True, truth=None, label: str | None = None,
-                color: str = "C0"):
+                color: str = "C0", *, truth_label: str = "truth", title: str | None = None,
+                legend: bool = True):
     """τ̂(q) with its uniform band (shaded) and pointwise band (dashed), if bootstrapped.
 
-    ``truth``: optional (M,) array or callable q -> τ(q) drawn in black for comparison.
+    ``truth``: optional (M,) array or callable q -> τ(q) drawn in black for comparison
+    (``truth_label`` in the legend). ``title``: the panel title (default: the design and
+    method). ``legend``: draw the legend.
     """
     ax = _axes(ax)
     q = result.quantiles
@@ -49,12 +52,13 @@ def plot_effect(result, ax=None, pointwise: bool = True, truth=None, label: str 
             label=label or f"τ̂ ({result.method})")
     if truth is not None:
         tv = truth(q) if callable(truth) else np.asarray(truth)
-        ax.plot(q, tv, color="k", lw=1.2, label="truth")
+        ax.plot(q, tv, color="k", lw=1.2, label=truth_label)
     ax.set_xlabel("quantile level q")
     ax.set_ylabel("effect τ(q)")
     design = "fuzzy" if result.fuzzy else "sharp"
-    ax.set_title(f"Distributional RD effect ({design}, {result.method})")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(f"Distributional RD effect ({design}, {result.method})" if title is None else title)
+    if legend:
+        ax.legend(frameon=False, fontsize=8)
     return ax
 
 
@@ -140,3 +144,202 @@ def rd_plot(x, y=None, *, Q=None, quantiles: Sequence[float] = (0.1, 0.5, 0.9), 
         ax.set_title(title)
     ax.legend(frameon=False, fontsize=8)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# validity checks (r3d_teach.validity): density test, balance, placebo cutoffs, sensitivity
+# ----------------------------------------------------------------------------------------------
+def _frame_attr(table, key: str, fun: str):
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table: must be the DataFrame returned by r3d_teach.validity.{fun}")
+    if key not in table.attrs:
+        raise ValueError(f"table: has no attrs[{key!r}]; pass the DataFrame returned by "
+                         f"r3d_teach.validity.{fun} (attrs are lost by some pandas operations)")
+    return table.attrs[key]
+
+
+def plot_manipulation(table, ax=None, bins=None, title: str | None = None):
+    """The density test's picture: a histogram of the running variable and the local-polynomial
+    density estimate on each side of the cutoff with its pointwise robust confidence band.
+
+    ``table``: the DataFrame of :func:`r3d_teach.validity.manipulation_test`. With at most 60
+    distinct values of x (mass points) the histogram has one bar per value.
+    """
+    dens = _frame_attr(table, "density", "manipulation_test")
+    x = np.asarray(_frame_attr(table, "x", "manipulation_test"), dtype=float)
+    c = float(table.attrs.get("cutoff", table["cutoff"].iloc[0]))
+    row = table.iloc[0]
+    ax = _axes(ax, figsize=(6.5, 3.8))
+    lo = dens["x"].min() if len(dens) else x.min()
+    hi = dens["x"].max() if len(dens) else x.max()
+    inside = x[(x >= lo) & (x <= hi)]
+    vals, counts = np.unique(inside, return_counts=True)
+    if bins is None and vals.size <= 60:
+        width = float(np.min(np.diff(vals))) if vals.size > 1 else 1.0
+        ax.bar(vals, counts / (x.size * width), width=0.9 * width, color="0.8", edgecolor="white",
+               label="share of observations (per unit of x)")
+    else:
+        if bins is None:
+            k = max(int(np.ceil(min(np.sqrt(inside.size), 10 * np.log10(max(inside.size, 10))))) // 2, 2)
+            bins = np.concatenate([np.linspace(lo, c, k + 1), np.linspace(c, hi, k + 1)[1:]])
+        counts, edges = np.histogram(inside, bins=bins)
+        ax.bar(edges[:-1], counts / (x.size * np.diff(edges)), width=np.diff(edges), align="edge",
+               color="0.8", edgecolor="white", label="histogram (share of all observations)")
+    for side, color in (("left", "C3"), ("right", "C2")):
+        d = dens[dens["side"] == side]
+        if not len(d):
+            continue
+        ax.fill_between(d["x"], d["lower"], d["upper"], color=color, alpha=0.2)
+        ax.plot(d["x"], d["density"], color=color, lw=2, label=f"density estimate ({side})")
+    ax.axvline(c, color="0.3", ls="--", lw=1)
+    ax.set_xlabel("running variable x")
+    ax.set_ylabel("density")
+    ax.set_title(title if title is not None else
+                 f"Density test at the cutoff: T = {row['t_stat']:.2f}, p = {row['p_value']:.3g}")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_balance(table, ax=None, relative: bool = False, title: str | None = "Covariate balance at the cutoff"):
+    """One row per covariate: the estimated jump with its confidence interval, and its p-value.
+
+    ``table``: the DataFrame of :func:`r3d_teach.validity.covariate_balance`. ``relative``:
+    divide each jump and interval by the covariate's left limit (|m̂₋|), to put covariates on
+    different scales on one axis (as a share of the level just left of the cutoff).
+    """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame) or "estimate" not in table.columns:
+        raise TypeError("table: must be the DataFrame returned by r3d_teach.validity.covariate_balance")
+    ax = _axes(ax, figsize=(6.5, 0.6 * len(table) + 1.6))
+    scale = np.abs(table["left_limit"].to_numpy(float)) if relative else np.ones(len(table))
+    if relative and np.any(scale == 0):
+        raise ValueError("relative: a covariate's left limit is 0; the relative jump is undefined")
+    est = table["estimate"].to_numpy(float) / scale
+    lo = table["ci_lower"].to_numpy(float) / scale
+    hi = table["ci_upper"].to_numpy(float) / scale
+    ypos = np.arange(len(table))[::-1]
+    reject = table["p_value"].to_numpy(float) < table.attrs.get("alpha", 0.05)
+    for yy, e, l, h, r in zip(ypos, est, lo, hi, reject):
+        color = "C3" if r else "C0"
+        ax.plot([l, h], [yy, yy], color=color, lw=2)
+        ax.plot(e, yy, "o", color=color)
+    ax.axvline(0, color="0.5", lw=0.8, ls=":")
+    ax.set_yticks(ypos)
+    ax.set_yticklabels([f"{n}\n(p = {p:.2f})" for n, p in zip(table["covariate"], table["p_value"])],
+                       fontsize=8)
+    level = 100 * (1 - table.attrs.get("alpha", 0.05))
+    ax.set_xlabel(("jump / left limit" if relative else "jump at the cutoff") + f" ({level:g}% CI)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_placebo(table, ax=None, true_result=None, title: str | None = None):
+    """Placebo summary: at each fake cutoff, the nullity statistic max_q |τ̂(q)| (dot) against
+    its bootstrap critical value (bar); a dot above its bar rejects at the band's level.
+
+    ``table``: the DataFrame of :func:`r3d_teach.validity.placebo_cutoffs`. ``true_result``: an
+    ``R3DResult`` at the true cutoff (with a bootstrap), drawn in black for comparison.
+    """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame) or "max_abs_tau" not in table.columns:
+        raise TypeError("table: must be the DataFrame returned by r3d_teach.validity.placebo_cutoffs")
+    ax = _axes(ax, figsize=(6.5, 3.8))
+    xs = table["cutoff"].to_numpy(float)
+    span = np.ptp(np.append(xs, table.attrs.get("true_cutoff", xs[0]))) or 1.0
+    wid = 0.04 * span
+    for xx, stat, crit, pv in zip(xs, table["max_abs_tau"], table["crit_value"], table["nullity_p"]):
+        ax.bar(xx, crit, width=wid, color="0.85", edgecolor="0.6")
+        ax.plot(xx, stat, "o", color="C3" if pv < table.attrs.get("alpha", 0.05) else "C0", ms=7)
+        ax.annotate(f"p = {pv:.2f}", (xx, max(stat, crit)), textcoords="offset points", xytext=(0, 4),
+                    ha="center", fontsize=8)
+    if true_result is not None:
+        stat = float(np.max(np.abs(true_result.tau)))
+        ax.bar(true_result.cutoff, true_result.crit_value, width=wid, color="0.85", edgecolor="k")
+        ax.plot(true_result.cutoff, stat, "s", color="k", ms=7, label="true cutoff")
+        t = true_result.tests
+        if t is not None and len(t) and "nullity" in set(t["test"]):
+            pv = float(t.loc[t["test"] == "nullity", "p_value"].iloc[0])
+            ax.annotate(f"p = {pv:.2g}", (true_result.cutoff, max(stat, true_result.crit_value)),
+                        textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
+        ax.legend(frameon=False, fontsize=8)
+    if "true_cutoff" in table.attrs:
+        ax.axvline(table.attrs["true_cutoff"], color="0.4", ls="--", lw=1)
+    ax.set_xlabel("cutoff")
+    ax.set_ylabel("max over q of |τ̂(q)|")
+    ax.set_title(title if title is not None else "Placebo cutoffs: statistic (dot) vs critical value (bar)")
+    return ax
+
+
+_SETTING_KEYS = (("multiple", "{:g} × h"), ("radius", "donut δ = {:g}"), ("cutoff", "cutoff {:g}"))
+
+
+def plot_sensitivity(table, kind: str = "multiples", axes=None, truth=None, title: str | None = None):
+    """Effect curves across settings of a validity check (bandwidth multiples, donut radii or
+    placebo cutoffs): ``kind="multiples"`` draws one panel per setting (τ̂ with its uniform
+    band, shared y-axis); ``kind="heatmap"`` one image of τ̂ over (setting, q), with a dot where
+    the uniform band excludes zero.
+
+    ``table``: the DataFrame of :func:`~r3d_teach.validity.bandwidth_sensitivity`,
+    :func:`~r3d_teach.validity.donut` or :func:`~r3d_teach.validity.placebo_cutoffs`.
+    ``truth``: optional (M,) array or callable drawn dashed in every panel.
+    Returns the array of Axes (multiples) or the Axes (heatmap).
+    """
+    import matplotlib.pyplot as plt
+
+    curves = _frame_attr(table, "curves", "bandwidth_sensitivity")
+    if kind not in ("multiples", "heatmap"):
+        raise ValueError(f"kind: must be 'multiples' or 'heatmap', got {kind!r}")
+    key, fmt = next(((k, f) for k, f in _SETTING_KEYS if k in curves.columns), (None, None))
+    if key is None:
+        raise ValueError("table: its curves have no 'multiple', 'radius' or 'cutoff' column")
+    settings = list(dict.fromkeys(curves[key].tolist()))
+    if kind == "multiples":
+        if axes is None:
+            _, axes = plt.subplots(1, len(settings), figsize=(2.8 * len(settings) + 0.6, 3.2),
+                                   sharey=True, constrained_layout=True, squeeze=False)
+            axes = axes[0]
+        axes = np.atleast_1d(axes)
+        if axes.size != len(settings):
+            raise ValueError(f"axes: need {len(settings)} axes (one per setting), got {axes.size}")
+        for ax, s in zip(axes, settings):
+            d = curves[curves[key] == s]
+            q = d["q"].to_numpy(float)
+            if d["band_lower"].notna().all():
+                ax.fill_between(q, d["band_lower"], d["band_upper"], color="C0", alpha=0.2)
+            ax.plot(q, d["tau"], color="C0", lw=2)
+            if truth is not None:
+                ax.plot(q, truth(q) if callable(truth) else np.asarray(truth), "k--", lw=1)
+            ax.axhline(0, color="0.5", lw=0.8, ls=":")
+            lab = fmt.format(s)
+            if "h" in d.columns and key == "multiple":
+                lab += f" = {d['h'].iloc[0]:.3g}"
+            ax.set_title(lab, fontsize=9)
+            ax.set_xlabel("q")
+        axes[0].set_ylabel("τ̂(q) with uniform band")
+        if title:
+            axes[0].figure.suptitle(title, fontsize=10)
+        return axes
+    ax = axes if axes is not None else _axes(None, figsize=(7, 0.45 * len(settings) + 2))
+    q = np.asarray(curves.loc[curves[key] == settings[0], "q"], dtype=float)
+    Z = np.vstack([curves.loc[curves[key] == s, "tau"].to_numpy(float) for s in settings])
+    lim = float(np.nanmax(np.abs(Z))) or 1.0
+    edges = np.concatenate([[q[0] - (q[1] - q[0]) / 2 if q.size > 1 else q[0] - 0.5],
+                            (q[1:] + q[:-1]) / 2, [q[-1] + (q[-1] - q[-2]) / 2 if q.size > 1 else q[0] + 0.5]])
+    mesh = ax.pcolormesh(edges, np.arange(len(settings) + 1), Z, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ax.figure.colorbar(mesh, ax=ax, label="τ̂(q)")
+    for i, s in enumerate(settings):
+        d = curves[curves[key] == s]
+        sig = ((d["band_lower"] > 0) | (d["band_upper"] < 0)).to_numpy()
+        ax.plot(q[sig], np.full(sig.sum(), i + 0.5), "k.", ms=3)
+    ax.set_yticks(np.arange(len(settings)) + 0.5)
+    ax.set_yticklabels([fmt.format(s) for s in settings], fontsize=8)
+    ax.set_xlabel("quantile level q")
+    ax.set_title(title if title is not None else "τ̂(q) across settings (dots: band excludes 0)")
+    return ax
+
+__all__ += ["plot_manipulation", "plot_balance", "plot_placebo", "plot_sensitivity"]
