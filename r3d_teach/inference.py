@@ -15,10 +15,13 @@ positive weight, which drops about half the window) and are leverage-corrected b
 (HC3: ê / (1 - ℓ_i)).
 
 All draws are one matrix product G = Ξ Φ with the stored influence matrix
-Φ_i(q) = w^+_i ê^+_i - w^-_i ê^-_i (n × M), computed in chunks of draws so memory stays bounded.
-Multipliers are drawn only for the units inside some window (the others have Φ_i = 0);
-draw b uses the b-th block of those standard normals, so results do not depend on the chunk
-size.
+Φ_i(q) = ω^+_i ê^+_i - ω^-_i ê^-_i (n × M), computed in chunks of draws so memory stays bounded.
+Only the units inside some window have a term.  With clusters, Φ's rows are first summed within
+clusters (one multiplier per cluster).  When there are more rows than quantile levels, the
+Gaussian draws are taken in M dimensions: G_b = η_b R with R'R = Φ'Φ has exactly the law of
+Σ_i ξ_ib Φ_i, for M instead of n normals per draw.  Draw b uses the b-th block of standard
+normals, so results do not depend on the chunk size.  Given multipliers (and the Gini test,
+which needs both boundary curves' draws) use the unit form.
 
 Band and tests share one critical-value rule, defined for every B:
 c = ``np.quantile(S, 1 - α, method="higher")``, the (k+1)-th smallest sup statistic with
@@ -64,6 +67,7 @@ __all__ = [
     "sharp_influence",
     "fuzzy_influence",
     "cluster_sums",
+    "covariance_root",
     "BootstrapResult",
     "RESIDUAL_RULES",
     "TESTS",
@@ -139,6 +143,18 @@ class Influence:
         mul = (lambda a: None if a is None else a * scale)
         return Influence(rows=self.rows, terms=self.terms * scale, plus=mul(self.plus), minus=mul(self.minus),
                          clusters=self.clusters)
+
+
+def covariance_root(phi: np.ndarray) -> np.ndarray:
+    """An M × M matrix R with R'R = Φ'Φ: the Cholesky factor (unique and continuous in Φ), or
+    the symmetric eigen-root when Φ'Φ is singular.  Gaussian draws η_b R then have exactly the
+    law of Σ_i ξ_ib φ_i."""
+    S = phi.T @ phi
+    try:
+        return np.linalg.cholesky(S).T
+    except np.linalg.LinAlgError:
+        lam, V = np.linalg.eigh(S)
+        return np.sqrt(np.clip(lam, 0.0, None))[:, None] * V.T
 
 
 def cluster_sums(terms: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
@@ -450,6 +466,11 @@ def multiplier_bootstrap(
             gini_parts = (gini_parts[0], gini_parts[1], cluster_sums(gini_parts[2], clusters),
                           cluster_sums(gini_parts[3], clusters))
     n, m = phi.shape
+    if multipliers is None and gini_parts is None and n > m:
+        # Gaussian multipliers in M dimensions: η_b R with R'R = Φ'Φ has the law of Σ_i ξ_ib φ_i
+        # and needs M instead of n normals (and an M × M instead of an n × M product) per draw
+        phi = covariance_root(phi)
+        n = m
     if multipliers is not None:
         xi_all = np.asarray(multipliers, dtype=float)
         if xi_all.ndim != 2 or xi_all.shape[0] != n_all:
