@@ -25,18 +25,23 @@ Implementation: one weighted least-squares problem with many right-hand sides. S
 unit share :math:`X_i`, the many right-hand sides collapse: :math:`\hat F(y)` is the cumulative sum
 of the equivalent-kernel weights :math:`\ell_i` of the pooled draws sorted by value, so the whole
 step function is exact at every data value in O(N log N) time and O(N) memory (no N x K indicator
-matrix). A user ``y_grid`` evaluates it at those points only.
+matrix). A user ``y_grid`` evaluates it at those points only. The weights come from
+:func:`r3d_teach.locpoly.local_poly_fit` with unit weights :math:`n_i` (the fit R3D uses, so the
+two share one implementation and one singularity check): :math:`\ell_i = w_i / n_i`.
 
 Example
 -------
 >>> import numpy as np
->>> from r3d_teach.simulate import heterogeneous_shape
+>>> from r3d_teach.simulate import HeterogeneousShape
 >>> from r3d_teach.baselines import quantile_rd, unit_mean_rd
->>> sim = heterogeneous_shape(2000, 100, seed=1)
->>> res = quantile_rd(sim.x, sim.y, h=0.5, quantiles=[0.1, 0.9])
->>> res.tau.shape
-(2,)
->>> round(unit_mean_rd(sim.x, sim.y, h=0.5).estimate, 0)
+>>> design = HeterogeneousShape()
+>>> sim = design.sample(20_000, 50, seed=2)
+>>> res = quantile_rd(sim.x, sim.y_matrix, h=0.5, quantiles=[0.1, 0.9])
+>>> np.round(res.tau, 2).tolist()                          # near the pooled target ...
+[1.49, 2.46]
+>>> np.round(design.pooled_truth([0.1, 0.9]), 2).tolist(), np.round(design.truth([0.1, 0.9]), 2).tolist()
+([1.53, 2.47], [1.37, 2.63])
+>>> round(unit_mean_rd(sim.x, sim.y_matrix, h=0.5).estimate, 1)   # ... the average effect is 2
 2.0
 """
 
@@ -47,11 +52,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .kernels import KERNELS, get_kernel
+from ._validate import (as_real_array, check_cutoff, check_kernel, check_order, check_positive_bandwidth,
+                        check_quantile_grid, check_running_variable, check_samples)
+from .locpoly import local_poly_fit
+from .quantiles import DECILES
 
 __all__ = ["quantile_rd", "unit_mean_rd", "QuantileRDResult", "ScalarRDResult"]
 
-_KERNELS = tuple(KERNELS)
+MONOTONE_RULES = ("rearrange", "none")
+WEIGHT_RULES = ("unit", "obs")
+#: the two sides, as (name in results, side of local_poly_fit)
+_SIDES = (("plus", "+"), ("minus", "-"))
 
 
 @dataclass
@@ -91,69 +102,33 @@ class ScalarRDResult:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _check_common(x: Any, h: Any, cutoff: Any, kernel: Any, p: Any) -> tuple[np.ndarray, float, float]:
-    xa = np.asarray(x, dtype=float)
-    if xa.ndim != 1 or xa.size < 2 or not np.all(np.isfinite(xa)):
-        raise ValueError("x must be a finite 1-D array with at least 2 units")
-    try:
-        hf = float(h)
-    except (TypeError, ValueError):
-        raise ValueError(f"h must be a positive number, got {h!r}") from None
-    if not np.isfinite(hf) or hf <= 0:
-        raise ValueError(f"h must be a positive number, got {h!r}")
-    try:
-        c = float(cutoff)
-    except (TypeError, ValueError):
-        raise ValueError(f"cutoff must be a finite number, got {cutoff!r}") from None
-    if not np.isfinite(c):
-        raise ValueError(f"cutoff must be a finite number, got {cutoff!r}")
-    if kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-        raise ValueError(f"p must be a non-negative integer, got {p!r}")
-    return xa, hf, c
+def _check_common(x: Any, h: Any, cutoff: Any, kernel: Any, p: Any) -> tuple[np.ndarray, float, float, str, int]:
+    xa = check_running_variable(x)
+    if xa.size < 2:
+        raise ValueError(f"x: needs at least 2 units, got {xa.size}")
+    ha = check_positive_bandwidth(h)
+    if ha.ndim != 0:
+        raise ValueError(f"h: must be one number (a single bandwidth), got shape {ha.shape}")
+    return xa, float(ha), check_cutoff(cutoff), check_kernel(kernel), check_order(p)
 
 
 def _units(y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(flat values, sizes) from a list of 1-D arrays, an (n, k) matrix, or n scalars."""
-    if isinstance(y, np.ndarray) and y.ndim == 2:
-        if y.shape[0] != n:
-            raise ValueError(f"y must have one row per unit ({n}), got {y.shape[0]}")
-        flat = np.asarray(y, dtype=float).ravel()
-        sizes = np.full(n, y.shape[1], dtype=np.int64)
-    elif isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype != object:
-        if y.shape[0] != n:
-            raise ValueError(f"y must have one value per unit ({n}), got {y.shape[0]}")
-        flat = y.astype(float)
-        sizes = np.ones(n, dtype=np.int64)
+    if isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype != object:  # n scalar outcomes
+        flat = as_real_array(y, "y")
+        if not np.all(np.isfinite(flat)):
+            raise ValueError(f"y: unit {int(np.flatnonzero(~np.isfinite(flat))[0])} contains NaN or inf")
+        sizes = np.ones(flat.size, dtype=np.int64)
     else:
-        try:
-            rows = [np.atleast_1d(np.asarray(r, dtype=float)) for r in y]
-        except (TypeError, ValueError):
-            raise ValueError("y must be a list of 1-D numeric arrays, a 2-D array or a 1-D array") from None
-        if len(rows) != n:
-            raise ValueError(f"y must have one entry per unit ({n}), got {len(rows)}")
-        if any(r.ndim != 1 for r in rows):
-            raise ValueError("y must be a list of 1-D numeric arrays")
-        sizes = np.fromiter((r.size for r in rows), dtype=np.int64, count=n)
-        flat = np.concatenate(rows) if n else np.empty(0)
-    if np.any(sizes < 1):
-        raise ValueError("y: every unit needs at least one draw")
-    if not np.all(np.isfinite(flat)):
-        raise ValueError("y must be finite (drop missing draws first)")
+        rows = check_samples(y, "y")
+        if isinstance(rows, np.ndarray):  # (n, k) matrix
+            flat, sizes = rows.ravel(), np.full(rows.shape[0], rows.shape[1], dtype=np.int64)
+        else:
+            sizes = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+            flat = np.concatenate(rows) if rows else np.empty(0)
+    if sizes.size != n:
+        raise ValueError(f"y: has {sizes.size} units but x has {n}")
     return flat, sizes
-
-
-def _side_weights(xt: np.ndarray, k: np.ndarray, mass: np.ndarray, h: float, p: int,
-                  side: str) -> np.ndarray:
-    """Equivalent-kernel weights l_i = K_i e0' S^{-1} r_i, S = sum_i mass_i K_i r_i r_i'."""
-    r = np.vander(xt / h, p + 1, increasing=True)  # (m, p+1)
-    S = (r * (mass * k)[:, None]).T @ r
-    n_units = int(np.count_nonzero(k))
-    if n_units <= p or np.linalg.cond(S) > 1e12:
-        raise ValueError(f"local polynomial fit on the {side} side is singular: {n_units} unit(s) "
-                         f"in the window for order p = {p}; increase h")
-    return k * (r @ np.linalg.solve(S, np.eye(p + 1)[:, 0]))
 
 
 def _invert(grid: np.ndarray, F: np.ndarray, q: np.ndarray, monotone: str) -> np.ndarray:
@@ -182,9 +157,8 @@ def _invert(grid: np.ndarray, F: np.ndarray, q: np.ndarray, monotone: str) -> np
 # public estimators
 # --------------------------------------------------------------------------------------------
 def quantile_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
-                quantiles: Sequence[float] | np.ndarray = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-                kernel: str = "triangular", p: int = 1, y_grid: np.ndarray | None = None,
-                monotone: str = "rearrange") -> QuantileRDResult:
+                quantiles: Sequence[float] | np.ndarray = DECILES, kernel: str = "triangular", p: int = 1,
+                y_grid: np.ndarray | None = None, monotone: str = "rearrange") -> QuantileRDResult:
     r"""Classical (pooled) quantile RD, sharp design: what a naive reader would do.
 
     Pools all draws as scalar outcomes, estimates the two conditional CDFs at the cutoff by local
@@ -201,7 +175,7 @@ def quantile_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
     y_grid : optional points at which to evaluate the CDFs; by default every distinct pooled draw in
         the window on that side (exact).
 
-    It targets the quantile difference of the pooled mixture laws (``SimulatedRD.pooled_truth``),
+    It targets the quantile difference of the pooled mixture laws (``Design.pooled_truth``),
     which equals the LAQTE only in special cases such as a common location shift.
 
     >>> import numpy as np
@@ -212,36 +186,31 @@ def quantile_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
     >>> bool(abs(res.tau[0] - 2.0) < 0.15)
     True
     """
-    xa, hf, c = _check_common(x, h, cutoff, kernel, p)
-    q = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if q.ndim != 1 or q.size == 0 or not np.all((q > 0) & (q < 1)):
-        raise ValueError("quantiles must be a non-empty 1-D sequence strictly inside (0, 1)")
-    if monotone not in ("rearrange", "none"):
-        raise ValueError(f"monotone must be 'rearrange' or 'none', got {monotone!r}")
+    xa, hf, c, kernel, p = _check_common(x, h, cutoff, kernel, p)
+    q = check_quantile_grid(quantiles)
+    if monotone not in MONOTONE_RULES:
+        raise ValueError(f"monotone: must be one of {MONOTONE_RULES}, got {monotone!r}")
     grid_user = None
     if y_grid is not None:
-        grid_user = np.asarray(y_grid, dtype=float)
+        grid_user = as_real_array(y_grid, "y_grid")
         if grid_user.ndim != 1 or grid_user.size < 2 or not np.all(np.diff(grid_user) > 0):
-            raise ValueError("y_grid must be a strictly increasing 1-D array with at least 2 points")
+            raise ValueError("y_grid: must be a strictly increasing 1-D array with at least 2 points")
     flat, sizes = _units(y, xa.size)
     xt = xa - c
-    k_all = get_kernel(kernel)(xt / hf)
     unit_of = np.repeat(np.arange(xa.size), sizes)
+    mass = sizes.astype(float)
 
     out = {}
-    for side, mask in (("plus", xt >= 0), ("minus", xt < 0)):
-        sel = mask & (k_all > 0)
-        idx = np.flatnonzero(sel)
-        if idx.size == 0:
-            raise ValueError(f"no units in the window on the {side} side; increase h")
-        ell = np.zeros(xa.size)
-        ell[idx] = _side_weights(xt[idx], k_all[idx], sizes[idx].astype(float), hf, p, side)
-        obs = sel[unit_of]
+    for name, side in _SIDES:
+        # weights w_i = n_i K_i r_i' S^{-1} e_0 of the fit with S = sum_i n_i K_i r_i r_i'
+        fit = local_poly_fit(xt, np.zeros(xa.size), hf, p, kernel=kernel, side=side, unit_weights=mass)
+        in_window = fit.kernel_weights[:, 0] > 0
+        ell = fit.weights[:, 0] / mass  # weight of each of unit i's draws
+        obs = in_window[unit_of]
         vals = flat[obs]
-        w = ell[unit_of[obs]]
         order = np.argsort(vals, kind="stable")
         vs = vals[order]
-        cw = np.cumsum(w[order])
+        cw = np.cumsum(ell[unit_of[obs]][order])
         if grid_user is None:
             last = np.concatenate([vs[1:] != vs[:-1], [True]])
             grid, F = vs[last], cw[last]
@@ -249,11 +218,8 @@ def quantile_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
             pos = np.searchsorted(vs, grid_user, side="right")
             grid = grid_user
             F = np.where(pos > 0, cw[np.maximum(pos - 1, 0)], 0.0)
-        if grid.size == 1:
-            Q = np.full(q.shape, grid[0])
-        else:
-            Q = _invert(grid, F, q, monotone)
-        out[side] = (grid, F, Q, idx.size)
+        Q = np.full(q.shape, grid[0]) if grid.size == 1 else _invert(grid, F, q, monotone)
+        out[name] = (grid, F, Q, int(in_window.sum()))
 
     gp, Fp, Qp, n_p = out["plus"]
     gm, Fm, Qm, n_m = out["minus"]
@@ -277,21 +243,15 @@ def unit_mean_rd(x: np.ndarray, y: Any, *, h: float, cutoff: float = 0.0,
     >>> bool(abs(unit_mean_rd(x, ybar, h=0.5).estimate - 1.5) < 0.15)
     True
     """
-    xa, hf, c = _check_common(x, h, cutoff, kernel, p)
-    if weights not in ("unit", "obs"):
-        raise ValueError(f"weights must be 'unit' or 'obs', got {weights!r}")
+    xa, hf, c, kernel, p = _check_common(x, h, cutoff, kernel, p)
+    if weights not in WEIGHT_RULES:
+        raise ValueError(f"weights: must be one of {WEIGHT_RULES}, got {weights!r}")
     flat, sizes = _units(y, xa.size)
-    unit_of = np.repeat(np.arange(xa.size), sizes)
-    means = np.bincount(unit_of, weights=flat, minlength=xa.size) / sizes
-    xt = xa - c
-    k_all = get_kernel(kernel)(xt / hf)
-    mass = sizes.astype(float) if weights == "obs" else np.ones(xa.size)
+    means = np.bincount(np.repeat(np.arange(xa.size), sizes), weights=flat, minlength=xa.size) / sizes
+    mass = sizes.astype(float) if weights == "obs" else None
     est = {}
-    for side, mask in (("plus", xt >= 0), ("minus", xt < 0)):
-        idx = np.flatnonzero(mask & (k_all > 0))
-        if idx.size == 0:
-            raise ValueError(f"no units in the window on the {side} side; increase h")
-        ell = _side_weights(xt[idx], k_all[idx], mass[idx], hf, p, side)
-        est[side] = (float(np.sum(ell * mass[idx] * means[idx])), idx.size)
+    for name, side in _SIDES:
+        fit = local_poly_fit(xa - c, means, hf, p, kernel=kernel, side=side, unit_weights=mass)
+        est[name] = (float(fit.intercept[0]), int((fit.kernel_weights[:, 0] > 0).sum()))
     return ScalarRDResult(estimate=est["plus"][0] - est["minus"][0], plus=est["plus"][0],
                           minus=est["minus"][0], h=hf, n_plus=est["plus"][1], n_minus=est["minus"][1])

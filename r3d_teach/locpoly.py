@@ -177,6 +177,7 @@ def local_poly_fit(
     kernel: str = "triangular",
     side: str = "+",
     labels: np.ndarray | None = None,
+    unit_weights: np.ndarray | None = None,
 ) -> OneSidedFit:
     """Fit an order-``p`` local polynomial on one side of the cutoff, for every column of Y.
 
@@ -187,6 +188,8 @@ def local_poly_fit(
     h : scalar bandwidth, or (M,) one per column.
     p : order; kernel : kernel name; side : "+" or "-".
     labels : optional (M,) column labels (quantile levels) used in error messages.
+    unit_weights : optional (n,) non-negative weights ω_i multiplying the kernel weights
+        (weighted least squares with weights ω_i K_i; ``kernel_weights`` then holds ω_i K_i).
 
     Raises
     ------
@@ -205,6 +208,7 @@ def local_poly_fit(
     pw = np.arange(p + 1)
     # active rows: on this side and inside the widest window
     rows = np.flatnonzero(on_side & (np.abs(xc) <= hv.max()))
+    uw = None if unit_weights is None else _unit_weights(unit_weights, n)
     xa = xc[rows]
     Ya = Y[rows]
     # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
@@ -213,7 +217,7 @@ def local_poly_fit(
     span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
     if np.all(hv == hv[0]):
         u = xa / hv[0]
-        kw = K(u)
+        kw = K(u) if uw is None else K(u) * uw[rows]
         cnt = int((kw > 0).sum())
         if cnt < p + 1:
             raise ValueError(_singular_message(side, cnt, p, 0, hv[0], None))
@@ -233,7 +237,7 @@ def local_poly_fit(
         Sinv = Sinv * np.outer(g, g)
     else:
         u = xa[:, None] / hv[None, :]
-        k_a = K(u)
+        k_a = K(u) if uw is None else K(u) * uw[rows][:, None]
         cnt = (k_a > 0).sum(axis=0)
         if (cnt < p + 1).any():
             j = int(np.argmin(cnt))
@@ -263,6 +267,14 @@ def local_poly_fit(
         Sinv = Sinv * g[:, :, None] * g[:, None, :]
     return OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
                        k_active=k_a, w_active=w_a, lev_active=lev_a)
+
+
+def _unit_weights(w, n: int) -> np.ndarray:
+    """Optional unit weights of :func:`local_poly_fit`: (n,), finite, non-negative."""
+    w = np.asarray(w, dtype=float)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"unit_weights: must be {n} finite non-negative numbers, one per unit")
+    return w
 
 
 def _check_condition(S, side, p, hv, labels, cnt):

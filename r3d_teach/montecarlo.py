@@ -6,12 +6,18 @@ random numbers (the same data for every method and every Δ, as in the paper, wh
 homogeneity columns are identical across Δ). Seeds are derived from
 ``numpy.random.SeedSequence([base_seed, crc32(design), n, n_obs, rep])`` (data) and the same plus
 ``crc32(method)`` (bootstrap), so any cell or repetition can be rerun alone and reproduces its
-rows. Rows are appended to a CSV as tasks finish; a rerun skips the cells already in the file.
+rows. Rows are appended to a CSV as tasks finish; a rerun skips the cells already in the file and
+reruns the cells whose fit failed (their error rows are removed first).
+
+Designs: those of :data:`r3d_teach.simulate.DESIGNS` with an effect size ``delta``
+(:data:`MC_DESIGNS`); Δ is that parameter and the truth is the design's own
+(``get_design(name, delta=Δ).truth(q)``).
 
 Methods: ``"frechet"`` and ``"simple"`` (:func:`r3d_teach.r3d`, p = 2, triangular kernel,
-data-driven bandwidth, multiplier bootstrap, nullity and homogeneity tests over the whole grid) and
-``"qrd"`` (the pooled quantile RD of :func:`r3d_teach.baselines.quantile_rd`, local linear, at the
-Fréchet bandwidth selected on the same data; estimate only).
+data-driven bandwidths, multiplier bootstrap, nullity and homogeneity tests over the whole grid)
+and ``"qrd"`` (the pooled quantile RD of :func:`r3d_teach.baselines.quantile_rd`, local linear,
+at the Fréchet bandwidth :func:`r3d_teach.select_bandwidth` selects on the same data; estimate
+only).
 
 Three exact shortcuts make the full Table 2 study (2 designs × 3 n × 2 methods × 3 Δ × 2,500
 repetitions × 5,000 draws, n_i = n) fast; each is exact in law or exact outright, and each can be
@@ -27,14 +33,16 @@ switched off:
    :math:`G_b = \Phi'\xi_b`, :math:`\xi_b \sim N(0, I_n)`, are exactly
    :math:`N(0, \Phi'\Phi)`; with any :math:`R` such that :math:`R'R = \Phi'\Phi` we draw
    :math:`G_b = R'\eta_b`, :math:`\eta_b \sim N(0, I_M)`: the same bootstrap law with M instead
-   of n normals per draw. Φ is read off :func:`r3d` through its public ``multipliers`` argument
-   (the identity matrix; :func:`influence_matrix`); bands and tests then come from
-   :func:`r3d_teach.inference.multiplier_bootstrap` as in :func:`r3d`.
-3. ``shift_shortcut``: in the paper's designs (and ``location``) Δ shifts every treated unit's
-   law by a constant, so with common random numbers :math:`\hat\tau_\Delta = \hat\tau_0 + \Delta`
-   with the same bandwidth and bootstrap draws; one fit serves every Δ.
+   of n normals per draw (:func:`r3d_teach.inference.covariance_root`). Φ is the influence matrix
+   :func:`r3d` keeps (``result.diagnostics.influence``; :func:`influence_matrix`); bands and tests
+   then come from :func:`r3d_teach.inference.multiplier_bootstrap` as in :func:`r3d`, with the
+   same draws η for every Δ (common random numbers).
+3. ``shift_shortcut``: in designs where Δ shifts every treated unit's law by a constant
+   (``Design.delta_shifts_treated``: paper1, paper2, location, heterogeneous), with common random
+   numbers :math:`\hat\tau_\Delta = \hat\tau_0 + \Delta` with the same bandwidth and bootstrap
+   draws; one fit serves every Δ.
 
-Command line::
+Command line (every argument is checked before any computation)::
 
     python -m r3d_teach.montecarlo --design paper1 paper2 --n 500 1000 2000 --reps 2500 \
         --boot 5000 --out results.csv --jobs 2
@@ -46,14 +54,15 @@ Example
 ...                reps=4, n_boot=199, n_jobs=1, progress=False)
 >>> sorted(df["delta"].unique().tolist()), len(df)
 ([0.0, 2.27], 8)
->>> summarize(df)[["design", "n", "method", "delta", "reps"]].to_dict("records")[0]
-{'design': 'paper1', 'n': 200, 'method': 'frechet', 'delta': 0.0, 'reps': 4}
+>>> summarize(df)[["design", "n", "method", "delta", "reps", "failed"]].to_dict("records")[0]
+{'design': 'paper1', 'n': 200, 'method': 'frechet', 'delta': 0.0, 'reps': 4, 'failed': 0}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import os
 import platform
 import sys
@@ -64,14 +73,18 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ._validate import check_alpha, check_count, check_quantile_grid
+from .bandwidth import select_bandwidth
 from .baselines import quantile_rd
 from .estimator import r3d
-from .inference import multiplier_bootstrap
-from .simulate import DESIGNS, empirical_quantiles, make_design
+from .inference import covariance_root, multiplier_bootstrap
+from .quantiles import DECILES
+from .simulate import DESIGNS, design_parameters, empirical_quantiles, get_design
 
 __all__ = [
     "DEFAULT_DELTAS",
     "METHODS",
+    "MC_DESIGNS",
     "run_study",
     "run_task",
     "summarize",
@@ -82,15 +95,34 @@ __all__ = [
 ]
 
 METHODS = ("frechet", "simple", "qrd")
+#: designs the runner can vary: those with an effect size ``delta``
+MC_DESIGNS = tuple(sorted(d for d in DESIGNS if "delta" in design_parameters(d)))
 #: The paper's Δ values (average Cohen's d of 0, 0.5 and 1).
 DEFAULT_DELTAS: dict[str, tuple[float, ...]] = {
     "paper1": (0.0, 1.14, 2.27),
     "paper2": (0.0, 1.86, 3.72),
 }
-#: Designs where Δ is a common location shift of every treated unit's law (shortcut 3 is exact).
-SHIFT_DESIGNS = frozenset({"paper1", "paper2", "location"})
+#: Δ of the other designs when none is given
+OTHER_DELTAS = (0.0, 1.0)
 KEY = ["design", "n", "n_obs", "method", "delta", "rep"]
-DECILES = np.round(np.arange(1, 10) / 10, 10)
+_CELL = ["design", "n", "n_obs", "method", "delta"]
+BASE_SEED = 20250404
+#: smallest number of units per data set
+MIN_N = 10
+#: Δ values are rounded to this many digits in the keys of cells (0.1 + 0.2 is the cell 0.3)
+DELTA_DIGITS = 10
+#: a grid counts as (1, ..., K-1)/K when it is within this absolute distance
+GRID_TOL = 1e-12
+#: failed fits keep this many characters of their error message
+ERROR_CHARS = 200
+
+
+class _ArgumentError(ValueError):
+    """A bad argument of :func:`run_study`; ``arg`` is its name (the CLI maps it to the flag)."""
+
+    def __init__(self, arg: str, detail: str):
+        super().__init__(f"{arg}: {detail}")
+        self.arg, self.detail = arg, detail
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,18 +144,18 @@ def boot_seed(base_seed: int, design: str, n: int, n_obs: int, rep: int, method:
 
 
 def _dkey(delta: float) -> float:
-    return round(float(delta), 10)
+    return round(float(delta), DELTA_DIGITS)
 
 
 # --------------------------------------------------------------------------------------------
 # one repetition
 # --------------------------------------------------------------------------------------------
 def _equal_grid_K(q: np.ndarray) -> int | None:
-    """K if the grid is q = (1, ..., K-1)/K (to 1e-12), else None."""
+    """K if the grid is q = (1, ..., K-1)/K (to GRID_TOL), else None."""
     if q.size == 0 or q[0] <= 0:
         return None
     K = int(round(1.0 / q[0]))
-    if K < 2 or q.size != K - 1 or not np.allclose(q, np.arange(1, K) / K, atol=1e-12, rtol=0):
+    if K < 2 or q.size != K - 1 or not np.allclose(q, np.arange(1, K) / K, atol=GRID_TOL, rtol=0):
         return None
     return K
 
@@ -137,34 +169,22 @@ def _pseudo_samples(Q: np.ndarray) -> list:
 
 def influence_matrix(x: np.ndarray, y: Any, quantiles: np.ndarray, method: str = "frechet",
                      **r3d_kwargs) -> tuple[Any, np.ndarray]:
-    """:func:`r3d` and the n × M influence matrix Φ of its multiplier bootstrap
-    (G_b = Σ_i ξ_ib Φ_i), as the fit stores it (``diagnostics.influence``).
-    Returns ``(result, Phi)``.
+    """:func:`r3d` (no bootstrap) and the n × M influence matrix Φ of its multiplier bootstrap
+    (G_b = Σ_i ξ_ib Φ_i), read from the result's ``diagnostics.influence`` (zero rows for the
+    units outside every window). Returns ``(result, Phi)``.
 
     >>> import numpy as np
     >>> from r3d_teach.simulate import paper_dgp1
     >>> sim = paper_dgp1(200, 30, 1.0, seed=0)
     >>> res, Phi = influence_matrix(sim.x, sim.y, np.arange(1, 10) / 10)
-    >>> Phi.shape
-    (200, 9)
+    >>> Phi.shape, bool(np.allclose(np.sqrt((Phi ** 2).sum(axis=0)), res.se))
+    ((200, 9), True)
     """
-    n = len(x)
     res = r3d(x, y, method=method, quantiles=quantiles, tests=(), **r3d_kwargs)
-    return res, res.diagnostics.influence.full(n)
+    return res, res.diagnostics.influence.full(len(x))
 
 
-def _root(Phi: np.ndarray) -> np.ndarray:
-    """An M × M matrix R with R'R = Φ'Φ: the Cholesky factor (unique and continuous in Φ, so
-    nearby data give nearby draws); the symmetric eigen-root when Φ'Φ is singular."""
-    S = Phi.T @ Phi
-    try:
-        return np.linalg.cholesky(S).T
-    except np.linalg.LinAlgError:
-        lam, V = np.linalg.eigh(S)
-        return np.sqrt(np.clip(lam, 0.0, None))[:, None] * V.T
-
-
-def _tests_row(boot, alpha: float) -> dict:
+def _tests_row(boot) -> dict:
     t = boot.tests.set_index("test")
     out = {}
     for name, short in (("nullity", "null"), ("homogeneity", "homo")):
@@ -190,42 +210,47 @@ _TRUTH_CACHE: dict = {}
 def _truth(design: str, delta: float, q: np.ndarray) -> np.ndarray:
     key = (design, _dkey(delta), tuple(q.tolist()))
     if key not in _TRUTH_CACHE:
-        _TRUTH_CACHE[key] = make_design(design, 2, 1, delta, 0).truth(q)
+        _TRUTH_CACHE[key] = get_design(design, delta=float(delta)).truth(q)
     return _TRUTH_CACHE[key]
 
 
 def run_task(design: str, n: int, n_obs: int, rep: int, methods: Sequence[str], deltas: Sequence[float], *,
-             n_boot: int, quantiles: np.ndarray = DECILES, alpha: float = 0.05, base_seed: int = 20250404,
+             n_boot: int, quantiles: np.ndarray = DECILES, alpha: float = 0.05, base_seed: int = BASE_SEED,
              data: str = "quantiles", shift_shortcut: bool = True) -> list[dict]:
     """Run one repetition of one (design, n): every method × Δ; returns one row per cell.
 
     Rows: the cell key (design, n, n_obs, method, delta, rep), the bandwidth ``h`` (mean over the
     grid for "simple"), ``crit_value``, ``covered`` (the uniform band contains the true τ at every
     grid point), ``max_abs_error``, nullity and homogeneity statistic / critical value / p-value /
-    acceptance (statistic <= critical value), ``tau_<q>`` per grid point, and ``seconds``.
+    acceptance (statistic <= critical value), ``tau_<q>`` per grid point, ``error`` (empty, or
+    the message of a fit that failed: its numbers are NaN) and ``seconds``.
     """
     t0 = time.perf_counter()
+    if design not in MC_DESIGNS:
+        raise ValueError(f"design: unknown design {design!r}; choose from {list(MC_DESIGNS)}")
     q = np.asarray(quantiles, dtype=float)
     K = _equal_grid_K(q)
-    use_q = data == "quantiles" and design != "fuzzy" and K is not None
-    shortcut = shift_shortcut and design in SHIFT_DESIGNS
+    cls = DESIGNS[design]
+    use_q = data == "quantiles" and not cls.fuzzy and K is not None
+    shortcut = shift_shortcut and cls.delta_shifts_treated
     fit_deltas = [0.0] if shortcut else [float(d) for d in deltas]
     r3d_methods = [m for m in methods if m != "qrd"]
     rows: list[dict] = []
     for fd in fit_deltas:
         ss = data_seed(base_seed, design, n, n_obs, rep)
         rng = np.random.default_rng(ss)
+        dgp = get_design(design, delta=fd)
         sims = {}
         if r3d_methods:
             if use_q:
-                sim = make_design(design, n, 1, fd, rng)
+                sim = dgp.sample(n, 1, rng)
                 sims["r3d"] = (sim, _pseudo_samples(empirical_quantiles(sim, n_obs, q, rng)))
             else:
-                sim = make_design(design, n, n_obs, fd, rng)
+                sim = dgp.sample(n, n_obs, rng)
                 sims["r3d"] = (sim, sim.y)
         if "qrd" in methods:
             # full samples for the pooled estimator, from a child seed (same for every call)
-            sims["qrd"] = make_design(design, n, n_obs, fd, np.random.default_rng(ss.spawn(1)[0]))
+            sims["qrd"] = dgp.sample(n, n_obs, np.random.default_rng(ss.spawn(1)[0]))
         for m in methods:
             out_deltas = [float(d) for d in deltas] if shortcut else [fd]
             try:
@@ -234,7 +259,7 @@ def run_task(design: str, n: int, n_obs: int, rep: int, methods: Sequence[str], 
             except (ValueError, np.linalg.LinAlgError) as exc:  # a failed fit is a row, not a crash
                 for d in out_deltas:
                     rows.append(_row(design, n, n_obs, m, d, rep, float("nan"), np.full(q.shape, np.nan), q,
-                                     _empty_inference(), error=f"{type(exc).__name__}: {exc}"[:200]))
+                                     _empty_inference(), error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]))
     secs = (time.perf_counter() - t0) / max(len(rows), 1)
     for r in rows:
         r["seconds"] = secs
@@ -246,40 +271,35 @@ def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha
     rows = []
     if m == "qrd":
         sim_q = sims["qrd"]
-        if _equal_grid_K(q) is not None:  # same unit quantiles, cheaper for r3d
+        if _equal_grid_K(q) is not None:  # same unit quantiles, cheaper for the selector
             ys_q = _pseudo_samples(np.quantile(sim_q.y_matrix, q, axis=1, method="linear").T)
         else:
             ys_q = sim_q.y
-        h = float(r3d(sim_q.x, ys_q, method="frechet", quantiles=q, cutoff=sim_q.cutoff).h)
+        h = float(select_bandwidth(sim_q.x, ys_q, method="frechet", quantiles=q, cutoff=sim_q.cutoff).h)
         est = quantile_rd(sim_q.x, sim_q.y_matrix, h=h, quantiles=q, cutoff=sim_q.cutoff)
         for d in out_deltas:
-            tau = est.tau + (d - fd)
-            rows.append(_row(design, n, n_obs, m, d, rep, h, tau, q, _empty_inference()))
+            rows.append(_row(design, n, n_obs, m, d, rep, h, est.tau + (d - fd), q, _empty_inference()))
         return rows
     sim, ys = sims["r3d"]
+    bseed = np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m))
     if sim.treatment is not None:
         res = r3d(sim.x, ys, method=m, quantiles=q, treatment=sim.treatment, n_boot=n_boot,
-                  alpha=alpha, seed=np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m)))
+                  alpha=alpha, seed=bseed)
         boots = {fd: res.diagnostics.bootstrap}
-        tau0, h_used = res.tau, res.h
     else:
         res, Phi = influence_matrix(sim.x, ys, q, m)
-        tau0, h_used = res.tau, res.h
-        R = _root(Phi)
-        eta = np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m)) \
-            .standard_normal((R.shape[0], n_boot))
-        boots = {}
-        for d in out_deltas:
-            boots[d] = multiplier_bootstrap(R, tau0 + (d - fd), q, multipliers=eta, alpha=alpha,
-                                            tests=("nullity", "homogeneity"))
-    h = float(np.mean(h_used))
+        R = covariance_root(Phi)
+        eta = bseed.standard_normal((R.shape[0], n_boot))
+        boots = {d: multiplier_bootstrap(R, res.tau + (d - fd), q, multipliers=eta, alpha=alpha,
+                                         tests=("nullity", "homogeneity"))
+                 for d in out_deltas}
+    h = float(np.mean(res.h))
     for d in out_deltas:
         boot = boots[d]
-        tau = tau0 + (d - fd)
-        truth = _truth(design, d, q)
-        err = float(np.max(np.abs(tau - truth)))
+        tau = res.tau + (d - fd)
+        err = float(np.max(np.abs(tau - _truth(design, d, q))))
         inf = {"crit_value": float(boot.crit_value), "covered": bool(err <= boot.crit_value),
-               "max_abs_error": err, **_tests_row(boot, alpha)}
+               "max_abs_error": err, **_tests_row(boot)}
         rows.append(_row(design, n, n_obs, m, d, rep, h, tau, q, inf))
     return rows
 
@@ -295,86 +315,168 @@ def _row(design, n, n_obs, method, delta, rep, h, tau, q, inf, error: str = "") 
 
 
 # --------------------------------------------------------------------------------------------
-# the study
+# checks (every argument, before any computation)
 # --------------------------------------------------------------------------------------------
-def _check_args(designs, ns, methods, n_obs, reps, n_boot, data):
+def _int_arg(name: str, v: Any, minimum: int) -> int:
+    try:
+        return check_count(v, name, minimum)
+    except (TypeError, ValueError) as exc:
+        raise _ArgumentError(name, str(exc).split(": ", 1)[1]) from None
+
+
+def _list_arg(name: str, v: Any) -> list:
+    if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+        raise _ArgumentError(name, f"must be a list, got {type(v).__name__} {v!r}")
+    out = list(v)
+    if not out:
+        raise _ArgumentError(name, "must not be empty")
+    return out
+
+
+def _delta_list(name: str, v: Any) -> tuple[float, ...]:
+    out = []
+    for d in _list_arg(name, v):
+        if isinstance(d, (bool, str, bytes, complex)) or not isinstance(d, numbers.Real) or not np.isfinite(d):
+            raise _ArgumentError(name, f"every delta must be a finite number, got {d!r}")
+        out.append(float(d))
+    if len({_dkey(d) for d in out}) != len(out):
+        raise _ArgumentError(name, f"repeats a value: {out}")
+    return tuple(out)
+
+
+def _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, alpha, base_seed, n_jobs,
+                data, rep_range, out) -> dict:
+    """Every argument of :func:`run_study`, checked; returns the normalised values."""
+    designs = _list_arg("designs", designs)
     for d in designs:
-        if d not in DESIGNS:
-            raise ValueError(f"designs: unknown design {d!r}; choose from {sorted(DESIGNS)}")
+        if d not in MC_DESIGNS:
+            why = " (it has no effect size delta)" if d in DESIGNS else ""
+            raise _ArgumentError("designs", f"unknown design {d!r}{why}; choose from {list(MC_DESIGNS)}")
+    if len(set(designs)) != len(designs):
+        raise _ArgumentError("designs", f"repeats a design: {designs}")
+    ns = [_int_arg("ns", n, MIN_N) for n in _list_arg("ns", ns)]
+    methods = _list_arg("methods", methods)
     for m in methods:
         if m not in METHODS:
-            raise ValueError(f"methods: unknown method {m!r}; choose from {METHODS}")
-    if "qrd" in methods and "fuzzy" in designs:
-        raise ValueError("methods: 'qrd' (sharp pooled quantile RD) cannot run on the fuzzy design")
-    if not ns or any(int(n) < 10 for n in ns):
-        raise ValueError("ns: need at least one sample size, each >= 10")
-    if n_obs is not None and (isinstance(n_obs, bool) or not isinstance(n_obs, (int, np.integer)) or n_obs < 1):
-        raise ValueError(f"n_obs must be None (n_i = n) or a positive integer, got {n_obs!r}")
-    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-        raise ValueError(f"reps must be a positive integer, got {reps!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+            raise _ArgumentError("methods", f"unknown method {m!r}; choose from {list(METHODS)}")
+    fuzzy = [d for d in designs if DESIGNS[d].fuzzy]
+    if "qrd" in methods and fuzzy:
+        raise _ArgumentError("methods", f"'qrd' (sharp pooled quantile RD) cannot run on {fuzzy}")
+    if deltas is None or isinstance(deltas, dict):
+        given = {} if deltas is None else deltas
+        extra = sorted(set(given) - set(designs))
+        if extra:
+            raise _ArgumentError("deltas", f"given for designs not in the study: {extra}")
+        dd = {d: _delta_list("deltas", given[d]) if d in given else DEFAULT_DELTAS.get(d, OTHER_DELTAS)
+              for d in designs}
+    else:
+        one = _delta_list("deltas", deltas)
+        dd = {d: one for d in designs}
+    n_obs = None if n_obs is None else _int_arg("n_obs", n_obs, 1)
+    reps = _int_arg("reps", reps, 1)
+    n_boot = _int_arg("n_boot", n_boot, 1)
+    try:
+        q = check_quantile_grid(quantiles)
+        alpha = check_alpha(alpha)
+    except (TypeError, ValueError) as exc:
+        name, detail = str(exc).split(": ", 1)
+        raise _ArgumentError(name, detail) from None
+    base_seed = _int_arg("base_seed", base_seed, 0)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or (n_jobs < 1 and n_jobs != -1):
+        raise _ArgumentError("n_jobs", f"must be a positive integer or -1 (all cores), got {n_jobs!r}")
     if data not in ("quantiles", "samples"):
-        raise ValueError(f"data must be 'quantiles' or 'samples', got {data!r}")
+        raise _ArgumentError("data", f"must be 'quantiles' or 'samples', got {data!r}")
+    reps_iter = list(range(reps)) if rep_range is None else [_int_arg("rep_range", r, 0)
+                                                            for r in _list_arg("rep_range", rep_range)]
+    if out is not None:
+        if not isinstance(out, (str, os.PathLike)):
+            raise _ArgumentError("out", f"must be a file path, got {type(out).__name__}")
+        folder = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(folder):
+            raise _ArgumentError("out", f"folder {folder} does not exist")
+        if os.path.isdir(out):
+            raise _ArgumentError("out", f"{out} is a folder, not a file")
+    return dict(designs=designs, ns=ns, methods=methods, deltas=dd, n_obs=n_obs, n_boot=n_boot, q=q,
+                alpha=alpha, base_seed=base_seed, n_jobs=int(n_jobs), reps_iter=reps_iter)
 
 
-def _read_done(out: str | None, cols: list[str]) -> set:
+def _failed(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose fit failed (a non-empty ``error``; read back from a CSV, "" becomes NaN)."""
+    if "error" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    e = df["error"]
+    return (e.notna() & (e.astype(object).map(str) != "")).to_numpy()
+
+
+def _resume(out: str | None, cols: list[str]) -> set:
+    """Keys of the cells already in ``out`` with a successful fit. Rows of failed fits are
+    removed from the file (rewritten in place) so that they are run again."""
     if out is None or not os.path.exists(out) or os.path.getsize(out) == 0:
         return set()
-    old = pd.read_csv(out)
+    try:
+        old = pd.read_csv(out)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise _ArgumentError("out", f"{out} is not a readable results CSV ({exc}); use a new file") from None
     missing = [c for c in cols if c not in old.columns]
     if missing:
-        raise ValueError(f"out: {out} has different columns (missing {missing[:3]}); use a new file")
+        raise _ArgumentError("out", f"{out} has different columns (missing {missing[:3]}); use a new file")
+    failed = _failed(old)
+    if failed.any():
+        tmp = out + ".tmp"
+        old[~failed].to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    ok = old[~failed]
     return {(r.design, int(r.n), int(r.n_obs), r.method, _dkey(r.delta), int(r.rep))
-            for r in old[KEY].itertuples(index=False)}
+            for r in ok[KEY].itertuples(index=False)}
 
 
+# --------------------------------------------------------------------------------------------
+# the study
+# --------------------------------------------------------------------------------------------
 def run_study(designs: Sequence[str], ns: Sequence[int], *, methods: Sequence[str] = ("frechet", "simple"),
               deltas: dict[str, Sequence[float]] | Sequence[float] | None = None, reps: int = 100,
               n_boot: int = 1000, n_obs: int | None = None, quantiles: Sequence[float] | np.ndarray = DECILES,
-              alpha: float = 0.05, base_seed: int = 20250404, out: str | None = None, n_jobs: int = 1,
+              alpha: float = 0.05, base_seed: int = BASE_SEED, out: str | None = None, n_jobs: int = 1,
               progress: bool = True, data: str = "quantiles", shift_shortcut: bool = True,
               rep_range: Iterable[int] | None = None) -> pd.DataFrame:
     """Run (or resume) a study over designs × ns × methods × Δ with ``reps`` repetitions.
 
     Parameters
     ----------
-    designs : names from :data:`r3d_teach.simulate.DESIGNS` ("paper1", "paper2", ...).
-    ns : numbers of units; ``n_obs`` draws per unit (None: n_i = n, as in the paper).
+    designs : names from :data:`MC_DESIGNS` ("paper1", "paper2", ...).
+    ns : numbers of units (each >= 10); ``n_obs`` draws per unit (None: n_i = n, as in the paper).
     deltas : per-design dict or one list for all; default :data:`DEFAULT_DELTAS` (else (0, 1)).
     reps, n_boot : repetitions per cell and bootstrap draws.
-    out : CSV path; rows are appended as tasks finish and cells already there are skipped.
-    n_jobs : joblib workers (parallel over repetitions). progress : tqdm bar.
+    out : CSV path; rows are appended as tasks finish, cells already there are skipped and the
+        cells whose fit failed are run again.
+    n_jobs : joblib workers (parallel over repetitions; -1: all cores). progress : tqdm bar.
     rep_range : run only these repetition indices (default ``range(reps)``).
 
-    Returns the rows of this call (all rows of ``out`` when given).
+    Every argument is checked before any computation (ValueError naming it). Returns the rows of
+    this call (all rows of ``out`` when given).
     """
+    a = _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, alpha, base_seed, n_jobs,
+                    data, rep_range, out)
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    _check_args(designs, ns, methods, n_obs, reps, n_boot, data)
-    q = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    if isinstance(deltas, dict) or deltas is None:
-        dd = {d: tuple((deltas or {}).get(d, DEFAULT_DELTAS.get(d, (0.0, 1.0)))) for d in designs}
-    else:
-        dd = {d: tuple(deltas) for d in designs}
-    reps_iter = list(range(reps)) if rep_range is None else [int(r) for r in rep_range]
+    q, dd = a["q"], a["deltas"]
     cols = KEY + [f"tau_{qq:g}" for qq in q]
-    done = _read_done(out, cols)
+    done = _resume(out, cols)
     tasks = []
-    for design in designs:
-        for n in ns:
-            k = int(n) if n_obs is None else int(n_obs)
-            for rep in reps_iter:
-                todo = [(m, d) for m in methods for d in dd[design]
-                        if (design, int(n), k, m, _dkey(d), rep) not in done]
+    for design in a["designs"]:
+        for n in a["ns"]:
+            k = n if a["n_obs"] is None else a["n_obs"]
+            for rep in a["reps_iter"]:
+                todo = [(m, d) for m in a["methods"] for d in dd[design]
+                        if (design, n, k, m, _dkey(d), rep) not in done]
                 if not todo:
                     continue
-                ms = [m for m in methods if any(t[0] == m for t in todo)]
+                ms = [m for m in a["methods"] if any(t[0] == m for t in todo)]
                 ds = [d for d in dd[design] if any(_dkey(t[1]) == _dkey(d) for t in todo)]
-                tasks.append((design, int(n), k, rep, ms, ds, set((m, _dkey(d)) for m, d in todo)))
-    kw = dict(n_boot=int(n_boot), quantiles=q, alpha=alpha, base_seed=base_seed, data=data,
-              shift_shortcut=shift_shortcut)
+                tasks.append((design, n, k, rep, ms, ds, set((m, _dkey(d)) for m, d in todo)))
+    kw = dict(n_boot=a["n_boot"], quantiles=q, alpha=a["alpha"], base_seed=a["base_seed"], data=data,
+              shift_shortcut=bool(shift_shortcut))
 
     def job(t):
         design, n, k, rep, ms, ds, want = t
@@ -383,10 +485,10 @@ def run_study(designs: Sequence[str], ns: Sequence[int], *, methods: Sequence[st
 
     new_rows: list[dict] = []
     if tasks:
-        if n_jobs == 1:
+        if a["n_jobs"] == 1:
             gen = (job(t) for t in tasks)
         else:
-            gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(job)(t) for t in tasks)
+            gen = Parallel(n_jobs=a["n_jobs"], return_as="generator_unordered")(delayed(job)(t) for t in tasks)
         header = out is not None and (not os.path.exists(out) or os.path.getsize(out) == 0)
         for rows in tqdm(gen, total=len(tasks), disable=not progress, desc="monte carlo", unit="rep"):
             new_rows.extend(rows)
@@ -405,24 +507,24 @@ def _qcols(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c.startswith("tau_")]
 
 
-_CELL = ["design", "n", "n_obs", "method", "delta"]
-
-
 def _cells(df: pd.DataFrame):
-    """Per study cell: (key, rows, grid q, true effect on q, estimates (reps × q))."""
+    """Per study cell: (key, successful rows, number of failed rows, grid q, true effect on q,
+    estimates (successful reps × q))."""
     qcols = _qcols(df)
     q = np.array([float(c[4:]) for c in qcols])
     for key, g in df.groupby(_CELL, sort=True):
-        yield key, g, q, _truth(key[0], key[4], q), g[qcols].to_numpy(dtype=float)
+        bad = _failed(g)
+        ok = g[~bad]
+        yield key, ok, int(bad.sum()), q, _truth(key[0], key[4], q), ok[qcols].to_numpy(dtype=float)
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: reps, uniform-band coverage, acceptance of the homogeneity and nullity tests (in %,
-    with Monte Carlo standard errors), mean bandwidth, and bias / RMSE averaged over the grid."""
+    """Per cell: reps (successful fits) and failed fits, uniform-band coverage, acceptance of the
+    homogeneity and nullity tests (in %, with Monte Carlo standard errors), mean bandwidth, and
+    bias / RMSE averaged over the grid."""
     out = []
-    for key, g, q, truth, est in _cells(df):
-        bias = est.mean(axis=0) - truth
-        R = len(g)
+    for key, g, n_failed, q, truth, est in _cells(df):
+        bias = est.mean(axis=0) - truth if len(g) else np.full(q.shape, np.nan)
 
         def pct(col):
             v = g[col].astype(float).to_numpy()
@@ -436,26 +538,28 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         hom, hom_se = pct("homo_accept")
         nul, nul_se = pct("null_accept")
         out.append(dict(zip(_CELL, key)) | {
-            "reps": R, "coverage": cov, "coverage_se": cov_se, "homogeneity_accept": hom,
-            "homogeneity_se": hom_se, "nullity_accept": nul, "nullity_se": nul_se,
+            "reps": len(g), "failed": n_failed, "coverage": cov, "coverage_se": cov_se,
+            "homogeneity_accept": hom, "homogeneity_se": hom_se, "nullity_accept": nul, "nullity_se": nul_se,
             "mean_h": g["h"].mean(), "mean_abs_bias": float(np.mean(np.abs(bias))),
             "mean_rel_bias": float(np.mean(np.abs(bias) / np.abs(truth))) if np.all(truth != 0) else np.nan,
-            "mean_rmse": float(np.mean(np.sqrt(np.mean((est - truth) ** 2, axis=0)))),
+            "mean_rmse": float(np.mean(np.sqrt(np.mean((est - truth) ** 2, axis=0)))) if len(g) else np.nan,
         })
     return pd.DataFrame(out)
 
 
 def summarize_quantiles(df: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and grid point: truth (LAQTE), mean estimate, bias, relative bias |bias|/|truth|,
-    Monte Carlo variance, RMSE, the standard error of the bias; for "qrd" also the pooled
-    quantile-RD target and the bias against it."""
+    """Per cell and grid point (successful fits only): truth (LAQTE), mean estimate, bias,
+    relative bias |bias|/|truth|, Monte Carlo variance, RMSE, the standard error of the bias; for
+    "qrd" also the pooled quantile-RD target and the bias against it."""
     out = []
-    for key, g, q, truth, est in _cells(df):
+    for key, g, _, q, truth, est in _cells(df):
         R = est.shape[0]
+        if R == 0:
+            continue
         pooled = None
         if key[3] == "qrd":
             try:
-                pooled = make_design(key[0], 2, 1, key[4], 0).pooled_truth(q)
+                pooled = get_design(key[0], delta=float(key[4])).pooled_truth(q)
             except NotImplementedError:
                 pooled = None
         for j, qq in enumerate(q):
@@ -495,20 +599,26 @@ def paper_table(df: pd.DataFrame, design: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> int:
+#: run_study's argument -> the command-line flag
+_FLAGS = {"designs": "--design", "ns": "--n", "n_obs": "--n-obs", "methods": "--methods", "deltas": "--deltas",
+          "reps": "--reps", "n_boot": "--boot", "alpha": "--alpha", "quantiles": "--quantiles",
+          "base_seed": "--seed", "n_jobs": "--jobs", "out": "--out", "data": "--data"}
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m r3d_teach.montecarlo",
                                  description="R3D Monte Carlo study (appends to --out; resumable).")
-    ap.add_argument("--design", nargs="+", default=["paper1"], choices=sorted(DESIGNS))
-    ap.add_argument("--n", nargs="+", type=int, default=[500, 1000, 2000])
+    ap.add_argument("--design", nargs="+", default=["paper1"], help=f"one or more of {list(MC_DESIGNS)}")
+    ap.add_argument("--n", nargs="+", type=int, default=[500, 1000, 2000], help=f"units per data set (>= {MIN_N})")
     ap.add_argument("--n-obs", type=int, default=None, help="draws per unit (default: n_i = n)")
-    ap.add_argument("--methods", nargs="+", default=["frechet", "simple"], choices=METHODS)
+    ap.add_argument("--methods", nargs="+", default=["frechet", "simple"], help=f"one or more of {list(METHODS)}")
     ap.add_argument("--deltas", nargs="+", type=float, default=None,
                     help="effect sizes (default: the paper's for paper1/paper2, else 0 1)")
     ap.add_argument("--reps", type=int, default=100)
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--quantiles", nargs="+", type=float, default=list(DECILES))
-    ap.add_argument("--seed", type=int, default=20250404)
+    ap.add_argument("--seed", type=int, default=BASE_SEED)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="montecarlo_results.csv")
     ap.add_argument("--data", choices=["quantiles", "samples"], default="quantiles")
@@ -516,30 +626,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--summarize", action="store_true",
                     help="only print the summaries of --out (no new runs)")
-    a = ap.parse_args(argv)
-    if a.summarize:
-        df = pd.read_csv(a.out)
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
-            print(summarize(df).round(3).to_string(index=False))
-            for d in sorted(df["design"].unique()):
+    return ap
+
+
+def _print_summaries(df: pd.DataFrame, tables: bool) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(summarize(df).round(3).to_string(index=False))
+        if tables:
+            for d in sorted(set(df["design"]) & set(DEFAULT_DELTAS)):
                 print(f"\n{d}: acceptance probabilities in % (paper's Table 2 layout)")
                 print(paper_table(df, d).round(2).to_string())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; a bad argument exits with status 2 and a message naming its flag."""
+    ap = _parser()
+    a = ap.parse_args(argv)
+    if a.summarize:
+        if not os.path.isfile(a.out):
+            ap.error(f"--out: {a.out} does not exist (nothing to summarize)")
+        try:
+            df = pd.read_csv(a.out)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            ap.error(f"--out: {a.out} is not a results CSV ({exc})")
+        missing = [c for c in KEY if c not in df.columns]
+        if missing:
+            ap.error(f"--out: {a.out} is not a results CSV (missing columns {missing})")
+        _print_summaries(df, tables=True)
         return 0
+    study = dict(methods=a.methods, deltas=a.deltas, reps=a.reps, n_boot=a.boot, n_obs=a.n_obs,
+                 quantiles=a.quantiles, alpha=a.alpha, base_seed=a.seed, out=a.out, n_jobs=a.jobs,
+                 progress=not a.quiet, data=a.data, shift_shortcut=not a.no_shift_shortcut)
+    try:  # every argument before any computation
+        _check_args(a.design, a.n, a.methods, a.deltas, a.n_obs, a.reps, a.boot, a.quantiles, a.alpha,
+                    a.seed, a.jobs, a.data, None, a.out)
+        _resume(a.out, KEY + [f"tau_{qq:g}" for qq in check_quantile_grid(a.quantiles)])
+    except _ArgumentError as exc:
+        ap.error(f"{_FLAGS.get(exc.arg, exc.arg)}: {exc.detail}")
     t0 = time.time()
-    df = run_study(a.design, a.n, methods=a.methods, deltas=a.deltas, reps=a.reps, n_boot=a.boot,
-                   n_obs=a.n_obs, quantiles=a.quantiles, alpha=a.alpha, base_seed=a.seed, out=a.out,
-                   n_jobs=a.jobs, progress=not a.quiet, data=a.data,
-                   shift_shortcut=not a.no_shift_shortcut)
+    df = run_study(a.design, a.n, **study)
     elapsed = time.time() - t0
     meta = {"command": "python -m r3d_teach.montecarlo " + " ".join(sys.argv[1:] if argv is None else argv),
-            "elapsed_seconds_this_call": round(elapsed, 1), "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "elapsed_seconds_this_call": round(elapsed, 1),
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             "rows_in_file": int(len(df)), "n_jobs": a.jobs, "python": platform.python_version(),
             "numpy": np.__version__, "machine": platform.machine()}
     with open(a.out + ".meta.json", "a") as f:
         f.write(json.dumps(meta) + "\n")
     if len(df):
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
-            print(summarize(df).round(3).to_string(index=False))
+        _print_summaries(df, tables=False)
     print(f"elapsed {elapsed:.1f} s", file=sys.stderr)
     return 0
 

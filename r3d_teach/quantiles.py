@@ -350,3 +350,25 @@ def safe_scale(Q: np.ndarray) -> tuple[np.ndarray, float]:
         return Q, 1.0
     e = int(np.frexp(top)[1])
     return np.ldexp(Q, -e), float(np.ldexp(1.0, e))
+
+
+# --------------------------------------------------------------------------------------------
+# shared by simulate and montecarlo: the decile grid and the inverse-EDF order-statistic index
+# --------------------------------------------------------------------------------------------
+#: the nine deciles 0.1, ..., 0.9 (exactly rounded), the grid of the paper's simulations
+DECILES = np.round(np.arange(1, 10) / 10, 10)
+DECILES.setflags(write=False)
+
+
+def inverse_edf_rank(k, q) -> np.ndarray:
+    """1-based rank j = ⌈k q⌉ of the order statistic the inverse EDF (type 1) returns at level q
+    for a sample of size k, treating k·q within ``INDEX_FUZZ`` (relative) of an integer as that
+    integer, clipped to [1, k]. Broadcasts ``k`` against ``q``.
+
+    >>> inverse_edf_rank(25, [0.28, 0.5, 0.01]).tolist()   # 25 × 0.28 = 7.000000000000001
+    [7, 13, 1]
+    """
+    k = np.asarray(k)
+    kq = k * np.asarray(q, dtype=float)
+    j = np.ceil(kq - INDEX_FUZZ * np.maximum(kq, 1.0)).astype(np.int64)
+    return np.clip(j, 1, k)

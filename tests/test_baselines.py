@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from r3d_teach.baselines import quantile_rd, unit_mean_rd
-from r3d_teach.simulate import heterogeneous_shape, location_shift
+from r3d_teach.simulate import LocationShift, heterogeneous_shape
 
 DEC = np.arange(1, 10) / 10
 
@@ -157,7 +157,7 @@ def test_targets_pooled_mixture_not_laqte():
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("weights", ["unit", "obs"])
 def test_unit_mean_rd_matches_lstsq(weights):
-    sim = location_shift(300, 5, delta=1.0, seed=6)
+    sim = LocationShift(delta=1.0).sample(300, 5, seed=6)
     ragged = [r[: 1 + i % 5] for i, r in enumerate(sim.y)]
     res = unit_mean_rd(sim.x, ragged, h=0.8, p=1, weights=weights)
     sizes = np.array([len(r) for r in ragged])
@@ -177,7 +177,7 @@ def test_unit_mean_rd_recovers_ate():
     """Location design: unit means are 5 + 2x + 1.5 D + noise with sd about sqrt(1 + 1/20);
     the mean function is linear, so no bias; sd per side sqrt(1.05 * 4.8/(n h / 2))."""
     n, h = 40_000, 0.5
-    sim = location_shift(n, 20, delta=1.5, seed=7)
+    sim = LocationShift(delta=1.5).sample(n, 20, seed=7)
     res = unit_mean_rd(sim.x, sim.y_matrix, h=h)
     sd = np.sqrt(2 * 1.05 * 4.8 / (n * 0.5 * h))
     assert abs(res.estimate - 1.5) < 4.5 * sd
@@ -197,26 +197,51 @@ def test_unit_mean_rd_recovers_ate():
         (dict(h=0.5, monotone="sort"), "monotone"),
         (dict(h=0.5, y_grid=np.array([1.0, 0.0])), "y_grid"),
         (dict(h=0.5, cutoff=np.inf), "cutoff"),
-        (dict(h=0.01), "increase h"),
+        (dict(h=0.5, p=1.5), "p"),
+        (dict(h=[0.5, 0.6]), "h"),
+        (dict(h=0.01), "^h: only [01] unit"),
     ],
 )
 def test_quantile_rd_validation(kwargs, word):
     x, y = scalar_data(50, 8)
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises((TypeError, ValueError), match=word):
         quantile_rd(x, y, **kwargs)
 
 
 def test_validation_shapes_and_sides():
     x, y = scalar_data(50, 9)
-    with pytest.raises(ValueError, match="y"):
+    with pytest.raises(ValueError, match="^y: has 40 units but x has 50"):
         quantile_rd(x, y[:40], h=0.5)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match="^x"):
         quantile_rd(x[:, None], y, h=0.5)
-    with pytest.raises(ValueError, match="y"):
+    with pytest.raises(ValueError, match="^y: unit 0 contains NaN"):
         quantile_rd(x, [np.array([np.nan])] * 50, h=0.5)
-    with pytest.raises(ValueError, match="minus side"):
+    with pytest.raises(TypeError, match="^y"):
+        quantile_rd(x, [str(v) for v in y], h=0.5)
+    with pytest.raises(ValueError, match=r"^h: only 0 unit.*left \(x < cutoff\)"):
         quantile_rd(np.abs(x), y, h=0.5)
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="^weights"):
         unit_mean_rd(x, y, h=0.5, weights="draws")
-    with pytest.raises(ValueError, match="singular"):
+    # two units at the same x on the right: a local linear fit there is singular
+    with pytest.raises(ValueError, match="^h: .*singular"):
         unit_mean_rd(np.r_[0.1, 0.1, -0.2, -0.3], np.arange(4.0), h=1.0)
+
+
+def test_local_poly_fit_unit_weights_are_weighted_least_squares():
+    """The fits above rest on locpoly's unit weights: against lstsq with weights omega_i K_i."""
+    from r3d_teach.locpoly import local_poly_fit
+
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1, 1, 300)
+    Y = np.column_stack([np.sin(3 * x), x ** 2]) + 0.1 * rng.standard_normal((300, 2))
+    omega = rng.integers(1, 6, 300).astype(float)
+    for h in (0.6, np.array([0.5, 0.8])):
+        fit = local_poly_fit(x, Y, h, 2, side="+", unit_weights=omega)
+        for j, hj in enumerate(np.broadcast_to(h, (2,))):
+            w = kern(x / hj, "triangular") * (x >= 0) * omega
+            A = np.vander(x / hj, 3, increasing=True) * np.sqrt(w)[:, None]
+            ref = np.linalg.lstsq(A, Y[:, j] * np.sqrt(w), rcond=None)[0]
+            np.testing.assert_allclose(fit.coef[:, j], ref, atol=1e-10)
+            np.testing.assert_allclose(fit.weights[:, j] @ Y[:, j], ref[0], atol=1e-10)
+    with pytest.raises(ValueError, match="^unit_weights"):
+        local_poly_fit(x, Y, 0.5, 1, unit_weights=-omega)

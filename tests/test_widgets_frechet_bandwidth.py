@@ -10,29 +10,31 @@ import pytest  # noqa: E402
 from r3d_teach import r3d, select_bandwidth  # noqa: E402
 from r3d_teach.frechet import isotonic_projection  # noqa: E402
 from r3d_teach.kernels import bias_variance_constants  # noqa: E402
+from r3d_teach.simulate import CrossingDesign, CurvatureDesign  # noqa: E402
 from r3d_teach.widgets import frechet_bandwidth as fb  # noqa: E402
 
 
-def test_skew_truth_is_the_average_quantile_function():
+def test_boundary_truth_is_the_average_quantile_function():
     # m(q) = a + p E[Q_{E-1}] + (1 - p) E[Q_{1-E}] with E ~ Exp(1), checked against a big sample
     rng = np.random.default_rng(0)
-    q = np.array([0.1, 0.5, 0.9])
     e = rng.exponential(1.0, 400_000)
-    right, left = np.quantile(e - 1, q), np.quantile(1 - e, q)
-    for side, p, a in (("+", fb.P_PLUS, 1.5), ("-", fb.P_MINUS, 1.0)):
-        assert np.allclose(fb.skew_truth(q, side), a + p * right + (1 - p) * left, atol=0.01)
+    right, left = np.quantile(e - 1, fb.GRID3), np.quantile(1 - e, fb.GRID3)
+    mid = (fb.GRID3 >= 0.1) & (fb.GRID3 <= 0.9)
+    for side, p, a in (("+", 0.7, 1.5), ("-", 0.4, 1.0)):
+        d = fb.boundary_curves(n_units=100, n_draws=20, h=0.5, seed=0, side=side)
+        assert np.allclose(d["truth"][mid], (a + p * right + (1 - p) * left)[mid], atol=0.01)
 
 
 def test_boundary_curves_equal_direct_r3d_calls():
     d = fb.boundary_curves(n_units=100, n_draws=100, h=0.4, seed=0)
-    x, y, tp, _ = fb.crossing_design(100, 100, 0)
-    fre = r3d(x, y, quantiles=fb.GRID3, h=0.4, method="frechet")
-    sim = r3d(x, y, quantiles=fb.GRID3, h=0.4, method="simple")
+    draw = CrossingDesign().sample(100, 100, 0)
+    fre = r3d(draw.x, draw.y, quantiles=fb.GRID3, h=0.4, method="frechet")
+    sim = r3d(draw.x, draw.y, quantiles=fb.GRID3, h=0.4, method="simple")
     assert np.allclose(d["raw"], fre.plus_raw) and np.allclose(d["raw"], sim.plus_raw)
     assert np.allclose(d["projected"], fre.plus)
     assert np.allclose(d["projected"], isotonic_projection(fre.plus_raw, fb.GRID3))
     assert np.allclose(d["rearranged"], sim.plus)
-    assert np.allclose(d["truth"], tp(fb.GRID3))
+    assert np.allclose(d["truth"], CrossingDesign().mean_quantile(fb.GRID3, [0.0], treated=True)[0])
     # this sample crosses, and the projection is the L2-closest monotone curve
     assert d["n_decreasing"] > 5
     assert d["dist_raw"]["projected"] <= d["dist_raw"]["rearranged"] + 1e-12
@@ -79,8 +81,8 @@ def test_quantile_noise_var_matches_the_asymptotic_formula():
 def test_bandwidth_vs_optimal_equals_select_bandwidth():
     d = fb.bandwidth_vs_optimal(n_units=300, kappa=8.0, seeds=(0, 1))
     for j, sd in enumerate((0, 1)):
-        x, Z = fb.curvature_design(300, 8.0, 50, sd)
-        bw = select_bandwidth(x, list(Z), method="frechet", quantiles=fb.GRID4)
+        sim = CurvatureDesign(kappa=8.0, sigma_u=0.5).sample(300, 50, sd)
+        bw = select_bandwidth(sim.x, list(sim.y_matrix), method="frechet", quantiles=fb.GRID4)
         assert d["h_selected"][j] == pytest.approx(bw.h, rel=1e-12)
     s2 = 0.25 + fb.quantile_noise_var(50, fb.GRID4)
     assert d["sigma2"] == pytest.approx(np.trapezoid(s2, fb.GRID4) / 0.9)

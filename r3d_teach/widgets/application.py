@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..estimator import r3d
+from ..plotting import plot_effect
 
 __all__ = ["effect_at_bandwidth", "bandwidth_path"]
 
@@ -55,7 +56,8 @@ def effect_at_bandwidth(
         (defaults: the paper's specification except the grid, which defaults to r3d's).
     truth : optional true effect on the grid, drawn as a dashed line.
     label : text appended to the panel title (e.g. "synthetic replica").
-    ax : optional matplotlib Axes to draw on.
+    ax : optional matplotlib Axes to draw on (:func:`r3d_teach.plotting.plot_effect`: the
+        estimate, its uniform band and the truth).
 
     Returns
     -------
@@ -80,16 +82,10 @@ def effect_at_bandwidth(
         "n_right": int(res.n_right),
     }
     if ax is not None:
-        q = res.quantiles
-        ax.fill_between(q, res.band_lower, res.band_upper, color="tab:blue", alpha=0.2,
-                        label=f"{100 * (1 - alpha):g}% uniform band")
-        ax.plot(q, res.tau, color="tab:blue", lw=2, label=r"$\hat\tau(q)$")
-        if truth is not None:
-            ax.plot(q, truth, "k--", lw=1.2, label="true effect")
-        ax.axhline(0, color="0.5", lw=0.8)
         title = f"h = {out['h']:.3g}: {out['n_left']} + {out['n_right']} units"
-        ax.set_title(title + (f"\n{label}" if label else ""), fontsize=9)
-        ax.set_xlabel("quantile level $q$")
+        plot_effect(res, ax=ax, pointwise=False, truth=truth, truth_label="true effect", label=r"$\hat\tau(q)$",
+                    title=title + (f"\n{label}" if label else ""), legend=False)
+        ax.title.set_fontsize(9)
     return out
 
 

@@ -2,25 +2,22 @@
 
 Pure functions: they take slider values and return plain data (or draw on a given Axes); they
 never import ipywidgets, so ``tests/test_widgets_frechet_bandwidth.py`` tests them headlessly.
+The data come from the simulation designs :class:`r3d_teach.simulate.CrossingDesign`
+(chapter 3: skewed unit laws whose boundary curves can cross) and
+:class:`r3d_teach.simulate.CurvatureDesign` (chapter 4: a curvature jump of ``kappa``; true
+effect 1 at every q).
 
-Chapter 3 design (:func:`crossing_design`): ``X ~ U(-1, 1)``, treated iff ``X >= 0``,
-``mu_i ~ N(1 + X_i + 0.5 T_i, noise^2)``; unit i's law is ``mu_i + D_i (E - 1)`` with
-``E ~ Exp(1)`` and a skew direction ``D_i = +1`` (long right tail) with probability 0.4 left of
-the cutoff and 0.7 right of it, else ``D_i = -1`` (long left tail).  Because the shapes differ
-between units, the local quadratic fit (whose equivalent-kernel weights are negative for part of
-the window) can give a boundary curve that decreases in q when few units are in the window.
-True boundary quantile functions, with ``p_- = 0.4``, ``p_+ = 0.7``:
-``m_±(q) = a_± + p_± (-log(1 - q) - 1) + (1 - p_±) (log q + 1)``, ``a_- = 1``, ``a_+ = 1.5``.
-
-Chapter 4 design (:func:`curvature_design`): ``mu_i = 1 + X_i + T_i + kappa X_i^2 T_i +
-sigma_u e_i``, ``Y_ij ~ N(mu_i, 1)`` with ``n_draws`` draws.  The curvature jumps by ``kappa``
-at the cutoff; the true effect is 1 at every q (the empirical-quantile bias is the same on both
-sides); the conditional variance of a unit quantile is ``sigma_u^2 + v_m(q)`` with ``v_m(q)``
-the variance of the type-7 q-quantile of ``m`` standard normal draws (:func:`quantile_noise_var`).
-With s = 1 and f = 1/2 the infeasible MSE-optimal bandwidth is (:func:`h_star`)
+For the chapter-4 design the conditional variance of a unit quantile is ``sigma_u^2 + v_m(q)``
+with ``v_m(q)`` the variance of the type-7 q-quantile of ``m`` standard normal draws
+(:func:`quantile_noise_var`). With s = 1 and the density f = 1/2 of X ~ U(-1, 1) at the cutoff,
+the infeasible MSE-optimal bandwidth is (:func:`h_star`)
 
     h* = [ (V_+ + V_-) / (2 (s+1) (B_+ - B_-)^2) ]^{1/5} n^{-1/5},
     B_+ - B_- = c_B kappa,   V_± = sigma^2 c_V / f.
+
+>>> d = boundary_curves(n_units=100, n_draws=100, h=0.4, seed=0)
+>>> d["raw"].shape, d["n_decreasing"] > 0     # few units: the raw boundary curve decreases
+((99,), True)
 """
 from __future__ import annotations
 
@@ -32,13 +29,13 @@ from ..bandwidth import select_bandwidth
 from ..estimator import r3d
 from ..frechet import rearrange
 from ..kernels import bias_variance_constants
+from ..simulate import CrossingDesign, CurvatureDesign
 
 __all__ = [
-    "crossing_design",
-    "skew_truth",
+    "GRID3",
+    "GRID4",
     "boundary_curves",
     "draw_boundary_curves",
-    "curvature_design",
     "quantile_noise_var",
     "h_star",
     "bandwidth_vs_optimal",
@@ -47,45 +44,32 @@ __all__ = [
 
 GRID3 = np.arange(1, 100) / 100
 GRID4 = np.round(np.arange(1, 20) / 20, 10)
-P_MINUS, P_PLUS = 0.4, 0.7
+#: density of X ~ U(-1, 1) at the cutoff
+DENSITY_AT_CUTOFF = 0.5
+#: Monte Carlo size and seed of :func:`quantile_noise_var`
+NOISE_REPS, NOISE_SEED = 20_000, 12345
+#: bandwidth range of the MSE panel
+H_RANGE = (0.05, 1.0)
 
 
 # ----------------------------------------------------------------------------------- chapter 3
-def crossing_design(n_units: int = 100, n_draws: int = 100, seed: int = 0, noise: float = 0.5):
-    """Simulate the chapter-3 design; returns (x, y, truth_plus, truth_minus) with the true
-    boundary quantile functions as callables q -> m_±(q)."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, int(n_units))
-    t = x >= 0
-    right_tail = rng.random(x.size) < np.where(t, P_PLUS, P_MINUS)
-    d = np.where(right_tail, 1.0, -1.0)
-    mu = 1 + x + 0.5 * t + noise * rng.standard_normal(x.size)
-    Z = mu[:, None] + d[:, None] * (rng.exponential(1.0, (x.size, int(n_draws))) - 1.0)
-    return x, list(Z), (lambda q: skew_truth(q, "+")), (lambda q: skew_truth(q, "-"))
-
-
-def skew_truth(q, side: str = "+"):
-    """True boundary quantile function m_±(q) of :func:`crossing_design`."""
-    q = np.asarray(q, dtype=float)
-    p, a = (P_PLUS, 1.5) if side == "+" else (P_MINUS, 1.0)
-    return a + p * (-np.log1p(-q) - 1.0) + (1.0 - p) * (np.log(q) + 1.0)
-
-
 def boundary_curves(n_units: int = 100, n_draws: int = 100, h: float = 0.4, seed: int = 0,
                     side: str = "+", noise: float = 0.5) -> dict:
-    """Raw, projected (Fréchet) and rearranged boundary curves on one side at bandwidth ``h``.
+    """Raw, projected (Fréchet) and rearranged boundary curves on one side at bandwidth ``h``,
+    on one sample of ``CrossingDesign(noise)`` (``n_units`` units, ``n_draws`` draws each).
 
     Returns a dict with ``q``, ``raw`` (the pointwise local quadratic intercepts), ``projected``
     (``r3d(method="frechet")``'s curve), ``rearranged`` (sorted raw curve, as
     ``r3d(method="simple")``), ``truth`` and the L2 distances of each curve to the raw one and
     to the truth (``dist_raw``, ``dist_truth``: dicts keyed by curve name).
     """
-    x, y, tp, tm = crossing_design(n_units, n_draws, seed, noise)
-    res = r3d(x, y, quantiles=GRID3, h=h, method="frechet")
+    design = CrossingDesign(noise=noise)
+    sim = design.sample(n_units, n_draws, seed)
+    res = r3d(sim.x, sim.y, quantiles=GRID3, h=h, method="frechet")
     raw = res.plus_raw if side == "+" else res.minus_raw
     proj = res.plus if side == "+" else res.minus
     rear = rearrange(raw, GRID3)
-    truth = (tp if side == "+" else tm)(GRID3)
+    truth = design.mean_quantile(GRID3, [0.0], treated=(side == "+"))[0]
     curves = {"raw": raw, "projected": proj, "rearranged": rear}
     l2 = lambda a, b: float(np.sqrt(np.mean((a - b) ** 2)))  # noqa: E731  (equal grid weights)
     return {
@@ -112,30 +96,20 @@ def draw_boundary_curves(ax, n_units: int = 100, n_draws: int = 100, h: float = 
 
 
 # ----------------------------------------------------------------------------------- chapter 4
-def curvature_design(n_units: int = 300, kappa: float = 8.0, n_draws: int = 50, seed: int = 0,
-                     sigma_u: float = 0.5):
-    """Simulate the chapter-4 design; returns (x, Z) with Z the (n_units, n_draws) draws."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, int(n_units))
-    t = x >= 0
-    mu = 1 + x + t + kappa * x**2 * t + sigma_u * rng.standard_normal(x.size)
-    return x, mu[:, None] + rng.standard_normal((x.size, int(n_draws)))
-
-
 @lru_cache(maxsize=32)
 def _noise_var(n_draws: int, q: tuple) -> np.ndarray:
-    rng = np.random.default_rng(12345)
-    draws = rng.standard_normal((20_000, n_draws))
+    rng = np.random.default_rng(NOISE_SEED)
+    draws = rng.standard_normal((NOISE_REPS, n_draws))
     return np.quantile(draws, np.asarray(q), axis=1).var(axis=1)
 
 
 def quantile_noise_var(n_draws: int, quantiles) -> np.ndarray:
     """Variance of the type-7 empirical q-quantile of ``n_draws`` N(0, 1) draws (Monte Carlo
-    with 20,000 samples, seeded, cached)."""
+    with ``NOISE_REPS`` samples, seeded, cached)."""
     return _noise_var(int(n_draws), tuple(np.round(np.asarray(quantiles, dtype=float), 12)))
 
 
-def h_star(n: int, kappa: float, sigma2, f: float = 0.5, s: int = 1, kernel: str = "triangular"):
+def h_star(n: int, kappa: float, sigma2, f: float = DENSITY_AT_CUTOFF, s: int = 1, kernel: str = "triangular"):
     """Infeasible MSE-optimal bandwidth of the order-s fit (s = 1) for a curvature jump kappa.
 
     h* = [(V_+ + V_-) / (2(s+1)(B_+ - B_-)^2)]^{1/(2s+3)} n^{-1/(2s+3)} with
@@ -154,16 +128,17 @@ def h_star(n: int, kappa: float, sigma2, f: float = 0.5, s: int = 1, kernel: str
 
 def bandwidth_vs_optimal(n_units: int = 300, kappa: float = 8.0, seeds=(0, 1, 2, 3, 4),
                          n_draws: int = 50, sigma_u: float = 0.5) -> dict:
-    """Fréchet (IMSE) bandwidths selected by ``select_bandwidth`` on a few simulated samples,
-    and the infeasible IMSE-optimal h* of the design.
+    """Fréchet (IMSE) bandwidths selected by ``select_bandwidth`` on a few samples of
+    ``CurvatureDesign(kappa, sigma_u)``, and the infeasible IMSE-optimal h* of the design.
 
     Returns ``h_selected`` (one per seed), ``h_star`` (inf when kappa = 0), ``sigma2`` (the
     design's conditional variance per quantile, averaged over the grid) and ``q``.
     """
+    design = CurvatureDesign(kappa=kappa, sigma_u=sigma_u)
     hs = []
     for sd in seeds:
-        x, Z = curvature_design(n_units, kappa, n_draws, sd, sigma_u)
-        hs.append(select_bandwidth(x, list(Z), method="frechet", quantiles=GRID4).h)
+        sim = design.sample(n_units, n_draws, sd)
+        hs.append(select_bandwidth(sim.x, sim.y, method="frechet", quantiles=GRID4).h)
     s2 = sigma_u**2 + quantile_noise_var(n_draws, GRID4)
     s2_bar = float(np.trapezoid(s2, GRID4) / (GRID4[-1] - GRID4[0]))  # IMSE: integrate V
     return {"q": GRID4, "h_selected": np.array(hs), "h_star": float(h_star(n_units, kappa, s2_bar)),
@@ -176,10 +151,10 @@ def draw_bandwidth_panel(ax, n_units: int = 300, kappa: float = 8.0, seeds=(0, 1
     the selected bandwidths marked; returns :func:`bandwidth_vs_optimal`'s dict."""
     d = bandwidth_vs_optimal(n_units, kappa, seeds, n_draws, sigma_u)
     cb, cv = bias_variance_constants("triangular", 1, "+")
-    hh = np.linspace(0.05, 1.0, 200)
-    mse = hh**4 * (cb * kappa) ** 2 + 2 * d["sigma2"] * cv / 0.5 / (n_units * hh)
+    hh = np.linspace(*H_RANGE, 200)
+    mse = hh**4 * (cb * kappa) ** 2 + 2 * d["sigma2"] * cv / DENSITY_AT_CUTOFF / (n_units * hh)
     ax.plot(hh, mse, color="k", lw=1.5, label="asymptotic MSE")
-    if np.isfinite(d["h_star"]) and d["h_star"] <= 1.0:
+    if np.isfinite(d["h_star"]) and d["h_star"] <= H_RANGE[1]:
         ax.axvline(d["h_star"], color="C3", lw=2, label=f"infeasible h* = {d['h_star']:.2f}")
     for j, h in enumerate(d["h_selected"]):
         ax.axvline(h, color="C0", lw=1, alpha=0.7, label="selected h (5 samples)" if j == 0 else None)

@@ -7,9 +7,10 @@ Chapter 1
   ("linear") and the inverse EDF ("inverted_cdf"), against the true quantile function.
 * :func:`laqte_vs_pooled` / :func:`draw_laqte_vs_pooled`: the book's firm example (untreated
   unit laws N(mu, sigma^2), mu ~ N(5, 1), sigma = |N(1, 0.5^2)|; treated mu ~ N(7, 1),
-  sigma = |N(a1, 0.5^2)|) at the cutoff: the LAQTE
-  tau(q) = 2 + (E|N(a1, .25)| - E|N(1, .25)|) Phi^{-1}(q) and the quantile difference of the two
-  pooled (mixture) laws, computed by Gauss-Hermite quadrature over sigma and bisection.
+  sigma = |N(a1, 0.5^2)|) at the cutoff, which is the design
+  :class:`r3d_teach.simulate.HeterogeneousShape` with ``sd_treated = a1``: the LAQTE
+  tau(q) = 2 + (E|N(a1, .25)| - E|N(1, .25)|) Phi^{-1}(q) (``truth``) and the quantile difference
+  of the two pooled (mixture) laws (``pooled_truth``).
 
 Chapter 2
 ---------
@@ -19,6 +20,10 @@ Chapter 2
 
 Nothing here imports ipywidgets: the notebooks wire these functions to sliders, the tests call
 them directly.
+
+>>> d = laqte_vs_pooled(a1=1.5, quantiles=[0.1, 0.5, 0.9])
+>>> np.round(d["laqte"], 3).tolist(), np.round(d["pooled"], 3).tolist()
+([1.37, 2.0, 2.63], [1.531, 2.0, 2.469])
 """
 from __future__ import annotations
 
@@ -26,8 +31,9 @@ import numpy as np
 from scipy import stats
 
 from ..estimator import r3d
+from ..plotting import plot_effect
 from ..quantiles import unit_quantiles
-from ..simulate import _NormalSide
+from ..simulate import HeterogeneousShape
 
 __all__ = [
     "GRID",
@@ -41,6 +47,10 @@ __all__ = [
 
 GRID = np.linspace(0.005, 0.995, 199)
 _TRUE_LAW = stats.gamma(a=2.0)  # a skewed "wage" distribution for chapter 1
+#: the sample sizes up to which the order statistics are drawn as dots
+DOTS_UP_TO = 30
+#: the levels over which the sup error of an empirical quantile function is reported
+SUP_RANGE = (0.05, 0.95)
 
 
 # ------------------------------------------------------------------------------------------
@@ -62,7 +72,7 @@ def empirical_quantile_curves(n_draws: int, seed: int = 0, quantiles=GRID) -> di
     out = {"q": q, "sample": np.sort(z), "truth": truth}
     for m in ("linear", "inverted_cdf"):
         out[m] = unit_quantiles([z], q, method=m)[0]
-    mid = (q >= 0.05) & (q <= 0.95)
+    mid = (q >= SUP_RANGE[0]) & (q <= SUP_RANGE[1])
     out["sup_error"] = {m: float(np.max(np.abs(out[m] - truth)[mid])) for m in ("linear", "inverted_cdf")}
     return out
 
@@ -75,7 +85,7 @@ def draw_empirical_quantiles(ax, n_draws: int, seed: int = 0, legend: bool = Tru
     ax.plot(q, d["inverted_cdf"], color="C1", lw=1.6, drawstyle="steps-post",
             label="inverse EDF (type 1)")
     ax.plot(q, d["linear"], color="C0", lw=1.6, ls="--", label="type 7 (linear)")
-    if n_draws <= 30:  # the order statistics at the type-7 positions (k - 1) q + 1
+    if n_draws <= DOTS_UP_TO:  # the order statistics at the type-7 positions (k - 1) q + 1
         pos = np.arange(n_draws) / max(n_draws - 1, 1)
         ax.plot(pos, d["sample"], "o", color="C0", ms=3)
     ax.set_xlabel("quantile level $q$")
@@ -92,31 +102,16 @@ def draw_empirical_quantiles(ax, n_draws: int, seed: int = 0, legend: bool = Tru
 # ------------------------------------------------------------------------------------------
 # chapter 1: LAQTE versus the pooled quantile difference
 # ------------------------------------------------------------------------------------------
-_SD_SIGMA = 0.5  # sd of the normal whose absolute value is a unit's sigma
-_SD_MU = 1.0  # sd of the unit means
-
-
-def _side(m: float, a: float) -> _NormalSide:
-    """One side of the firm example at the cutoff: mu ~ N(m, 1), sigma = |N(a, 0.5^2)|."""
-    return _NormalSide(mu0=m, mu_slope=0.0, s_mu=_SD_MU, sig0=a, sig_slope=0.0, sig_sd=_SD_SIGMA)
-
-
-def _mixture_quantile(q: np.ndarray, m: float, a: float) -> np.ndarray:
-    """Quantiles of the pooled law E[N(mu, sigma^2)] of one side (the simulation module's
-    quadrature and bisection)."""
-    return _side(m, a).pooled_quantile(np.asarray(q, dtype=float))
-
-
 def laqte_vs_pooled(a1: float = 1.5, quantiles=GRID, shift: float = 2.0, a0: float = 1.0) -> dict:
-    """The two targets at the cutoff in the firm example, with treated spread parameter ``a1``.
+    """The two targets at the cutoff in the firm example, with treated spread parameter ``a1``
+    (``HeterogeneousShape(delta=shift, sd_untreated=a0, sd_treated=a1)``).
 
     Returns a dict with ``q``, ``laqte`` (closed form), ``pooled`` (mixture quantile difference)
     and ``gap`` = max_q |laqte - pooled|.
     """
     q = np.asarray(quantiles, dtype=float)
-    x0 = np.zeros(1)
-    laqte = (_side(5.0 + shift, a1).mean_quantile(q, x0) - _side(5.0, a0).mean_quantile(q, x0))[0]
-    pooled = _mixture_quantile(q, 5.0 + shift, a1) - _mixture_quantile(q, 5.0, a0)
+    design = HeterogeneousShape(delta=shift, sd_untreated=a0, sd_treated=a1)
+    laqte, pooled = design.truth(q), design.pooled_truth(q)
     return {"q": q, "laqte": laqte, "pooled": pooled, "gap": float(np.max(np.abs(laqte - pooled)))}
 
 
@@ -182,13 +177,8 @@ def draw_simple_fit(axes, x, y, h: float, p: int, quantiles, truth=None, q_show:
     ax.set_xlabel("running variable $x$")
     ax.set_ylabel(rf"unit quantile $\hat Q_i({q[j]:g})$")
     ax.set_title(f"one-sided fits, $p = {p}$, $h = {h:g}$", fontsize=9)
-    ax = axes[1]
-    if truth is not None:
-        ax.plot(q, truth, color="k", lw=1.4, label=r"true $\tau(q)$")
-    ax.plot(q, res.tau, color="C0", lw=2, marker="o", ms=3, label=r"$\hat\tau(q)$ (simple)")
-    ax.set_xlabel("quantile level $q$")
-    ax.set_ylabel("effect")
     err = "" if truth is None else f", max error {np.max(np.abs(res.tau - truth)):.2f}"
-    ax.set_title(f"estimated effect{err}", fontsize=9)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    plot_effect(res, ax=axes[1], truth=truth, truth_label=r"true $\tau(q)$",
+                label=r"$\hat\tau(q)$ (simple)", title=f"estimated effect{err}")
+    axes[1].set_ylabel("effect")
     return res

@@ -1,10 +1,11 @@
 r"""Chapter 7 (simulations): one simulated data set with both targets, and the relative-bias plot.
 
-* :func:`targets_and_estimates` -- one draw of :func:`r3d_teach.simulate.heterogeneous_shape` (or
-  any design of :data:`r3d_teach.simulate.DESIGNS`): the LAQTE, the pooled quantile-RD target, the
-  R3D estimate (:func:`r3d_teach.r3d`, Fréchet, data-driven h, uniform band) and the classical
-  pooled quantile RD (:func:`r3d_teach.baselines.quantile_rd`) at the same bandwidth.
-* :func:`draw_targets` -- draws that result on a matplotlib Axes (the slider's update).
+* :func:`targets_and_estimates` -- one draw of :class:`r3d_teach.simulate.HeterogeneousShape` (or
+  any sharp design of :data:`r3d_teach.simulate.DESIGNS`): the LAQTE, the pooled quantile-RD
+  target, the R3D estimate (:func:`r3d_teach.r3d`, Fréchet, data-driven h, uniform band) and the
+  classical pooled quantile RD (:func:`r3d_teach.baselines.quantile_rd`) at the same bandwidth.
+* :func:`draw_targets` -- draws that result on a matplotlib Axes (the slider's update), the
+  estimate, band and LAQTE through :func:`r3d_teach.plotting.plot_effect`.
 * :func:`relative_bias_table` and :func:`draw_relative_bias` -- the paper's Figure 3 layout
   (relative bias |mean estimate - truth| / |truth| against n, per method) from the rows of
   :func:`r3d_teach.montecarlo.summarize_quantiles`.
@@ -12,9 +13,9 @@ r"""Chapter 7 (simulations): one simulated data set with both targets, and the r
 No ipywidgets here: the notebook wires these to sliders; ``tests/test_widgets_simulations.py``
 checks them headlessly.
 
->>> res = targets_and_estimates(n_units=300, n_obs=50, seed=1, n_boot=99)
->>> sorted(k for k in res if k.startswith("tau_"))
-['tau_qrd', 'tau_r3d']
+>>> res = targets_and_estimates(n_units=300, n_obs=50, seed=1, n_boot=99, quantiles=[0.1, 0.5, 0.9])
+>>> np.round(res["laqte"], 3).tolist(), np.round(res["pooled"], 3).tolist()
+([1.37, 2.0, 2.63], [1.531, 2.0, 2.469])
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ import pandas as pd
 
 from ..baselines import quantile_rd
 from ..estimator import r3d
-from ..simulate import make_design
+from ..plotting import plot_effect
+from ..simulate import design_parameters, get_design
 
 __all__ = ["targets_and_estimates", "draw_targets", "relative_bias_table", "draw_relative_bias",
            "auto_ymax", "METHOD_STYLE"]
+
+#: the effect size of the chapter's one-data-set figure, for designs that have one
+DEFAULT_DELTA = 2.0
+#: grid of that figure
+GRID19 = np.linspace(0.05, 0.95, 19)
+#: the relative-bias axis starts at this cap at least, and extends to this factor of the largest value
+MIN_YMAX, YMAX_FACTOR = 0.05, 1.25
 
 #: colour, marker and label of each method in the chapter's figures
 METHOD_STYLE = {
@@ -40,39 +49,42 @@ METHOD_STYLE = {
 
 
 def targets_and_estimates(n_units: int = 500, n_obs: int = 100, design: str = "heterogeneous",
-                          delta: float = 2.0, seed: int = 0, quantiles: Sequence[float] | None = None,
+                          delta: float | None = None, seed: int = 0, quantiles: Sequence[float] | None = None,
                           n_boot: int = 199) -> dict:
     """Simulate one data set and return both targets and both estimates on ``quantiles``.
 
-    Returns a dict with ``quantiles``, ``laqte`` (``sim.truth``), ``pooled``
-    (``sim.pooled_truth``), ``tau_r3d``, ``band_lower``, ``band_upper`` (R3D Fréchet, uniform 95 %
+    ``design``: a sharp design of :data:`r3d_teach.simulate.DESIGNS`; ``delta``: its effect size
+    (default ``DEFAULT_DELTA`` = 2 for designs with one; giving one to a design without is an
+    error). Returns a dict with ``quantiles``, ``laqte`` (``truth``), ``pooled``
+    (``pooled_truth``), ``tau_r3d``, ``band_lower``, ``band_upper`` (R3D Fréchet, uniform 95 %
     band from ``n_boot`` draws, seed ``seed``), ``tau_qrd`` (pooled quantile RD, local linear, at
-    the R3D bandwidth), ``h``, ``n_units`` and ``n_obs``.
+    the R3D bandwidth), ``h``, ``n_units``, ``n_obs`` and ``result`` (the R3DResult).
     """
-    q = np.linspace(0.05, 0.95, 19) if quantiles is None else np.asarray(quantiles, dtype=float)
-    sim = make_design(design, int(n_units), int(n_obs), float(delta), np.random.default_rng(seed))
+    q = GRID19 if quantiles is None else np.asarray(quantiles, dtype=float)
+    if delta is None and "delta" in design_parameters(design):
+        delta = DEFAULT_DELTA
+    dgp = get_design(design) if delta is None else get_design(design, delta=float(delta))
+    sim = dgp.sample(int(n_units), int(n_obs), np.random.default_rng(seed))
     res = r3d(sim.x, sim.y, quantiles=q, n_boot=int(n_boot), seed=int(seed), tests=())
     qrd = quantile_rd(sim.x, sim.y_matrix if sim.y_matrix is not None else sim.y, h=float(res.h),
                       quantiles=q, cutoff=sim.cutoff)
-    return {"quantiles": q, "laqte": sim.truth(q), "pooled": sim.pooled_truth(q),
+    return {"quantiles": q, "laqte": dgp.truth(q), "pooled": dgp.pooled_truth(q),
             "tau_r3d": np.asarray(res.tau), "band_lower": np.asarray(res.band_lower),
             "band_upper": np.asarray(res.band_upper), "tau_qrd": np.asarray(qrd.tau),
-            "h": float(res.h), "n_units": int(n_units), "n_obs": int(n_obs)}
+            "h": float(res.h), "n_units": int(n_units), "n_obs": int(n_obs), "result": res}
 
 
 def draw_targets(ax, res: dict, legend: bool = True, title: str | None = None):
-    """Draw the two targets (lines), the R3D estimate with its band and the quantile-RD estimate."""
+    """Draw the R3D estimate with its band and the LAQTE (:func:`r3d_teach.plotting.plot_effect`),
+    the pooled target (dashed) and the quantile-RD estimate."""
     q = res["quantiles"]
-    ax.fill_between(q, res["band_lower"], res["band_upper"], color="C0", alpha=0.15,
-                    label="R3D 95% uniform band")
-    ax.plot(q, res["laqte"], color="k", lw=2, label="LAQTE (R3D target)")
+    title = title if title is not None else \
+        f"n = {res['n_units']} units, {res['n_obs']} draws each, h = {res['h']:.2f}"
+    plot_effect(res["result"], ax=ax, pointwise=False, truth=res["laqte"], truth_label="LAQTE (R3D target)",
+                label="R3D Fréchet estimate", title=title, legend=False)
     ax.plot(q, res["pooled"], color="k", lw=2, ls="--", label="pooled target")
-    ax.plot(q, res["tau_r3d"], color="C0", marker="o", ms=3, lw=1, label="R3D Fréchet estimate")
-    ax.plot(q, res["tau_qrd"], color="C3", marker="s", ms=3, lw=1, label="quantile RD estimate")
-    ax.set_xlabel("quantile level $q$")
-    ax.set_ylabel(r"effect $\tau(q)$")
-    ax.set_title(title if title is not None else
-                 f"n = {res['n_units']} units, {res['n_obs']} draws each, h = {res['h']:.2f}")
+    colour, marker, _ = METHOD_STYLE["qrd"]
+    ax.plot(q, res["tau_qrd"], color=colour, marker=marker, ms=3, lw=1, label="quantile RD estimate")
     if legend:
         ax.legend(fontsize=8, loc="upper left")
     return ax
@@ -130,4 +142,4 @@ def auto_ymax(sq: pd.DataFrame, design: str, facet: str | float, skip_smallest: 
     t = relative_bias_table(sq, design, facet)
     if skip_smallest and len(t) > 1:
         t = t.iloc[1:]
-    return float(max(0.05, 1.25 * np.nanmax(t.to_numpy(dtype=float))))
+    return float(max(MIN_YMAX, YMAX_FACTOR * np.nanmax(t.to_numpy(dtype=float))))
