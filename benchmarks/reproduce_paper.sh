@@ -23,7 +23,7 @@ $PY -m r3d_teach.montecarlo --design paper1 paper2 --n 500 1000 2000 --reps 2500
 # draws: only the estimates matter here); plus the book's heterogeneous design.
 $PY -m r3d_teach.montecarlo --design paper1 paper2 --n 100 200 500 1000 --methods qrd simple frechet \
     --deltas 2 --reps 2500 --boot 1000 --out benchmarks/out/figure3_raw.csv --jobs 2 --quiet
-# (Delta is ignored by the heterogeneous design: treated units draw new means and sds.)
+# (heterogeneous design: treated units draw new means and sds, with the mean shifted by Delta = 2.)
 $PY -m r3d_teach.montecarlo --design heterogeneous --n 100 200 500 1000 --methods qrd simple frechet \
     --deltas 2 --reps 2500 --boot 1000 --out benchmarks/out/figure3_raw.csv --jobs 2 --quiet
 
