@@ -45,6 +45,9 @@ __all__ = [
     "barycenter",
     "standardise",
     "safe_scale",
+    "inverse_edf_rank",
+    "DECILES",
+    "INDEX_FUZZ",
     "QUANTILE_METHODS",
 ]
 
@@ -97,11 +100,8 @@ def _quantiles_unweighted(vals, sizes, starts, q, method):
         zhi = vals[starts[:, None] + hi]
         # written as in R (lo + frac * (hi - lo)) so results agree to the last bit
         return zlo + frac * (zhi - zlo)
-    # inverted_cdf: smallest j (1-based) with j / k >= q, i.e. j = ceil(k q) (at least 1);
-    # guard against k*q landing a rounding error above an integer
-    kq = k * q[None, :]
-    j = np.ceil(kq - INDEX_FUZZ * np.maximum(kq, 1.0)).astype(np.int64)
-    j = np.clip(j, 1, sizes[:, None])
+    # inverted_cdf: smallest j (1-based) with j / k >= q, i.e. j = ceil(k q), rounding-guarded
+    j = inverse_edf_rank(sizes[:, None], q[None, :])
     return vals[starts[:, None] + j - 1]
 
 
