@@ -133,8 +133,11 @@ def _header(meta_path: str) -> str:
             m = json.load(f)
         for r in m.get("runs", []):
             out.append(f"* Command: `{r['command']}`")
-            out.append(f"* Run: {r['started_utc']} to {r['finished_utc']} ({r['wall_seconds'] / 60:.1f} min wall, "
-                       f"{float(r['time_v'].get('user_seconds', 'nan')):.0f} CPU-seconds)")
+            cpu = r.get("time_v", {}).get("user_seconds")
+            out.append(f"* Run: {r['started_utc']} to {r['finished_utc']} ({r['wall_seconds'] / 60:.1f} min wall"
+                       + (f", {float(cpu):.0f} CPU-seconds)" if cpu else ")"))
+        if m.get("device"):
+            out.append(f"* Estimator: {m['device']}")
         mach = m.get("machine", {})
         out.append(f"* Git commit: `{m.get('git_commit', '?')}`; machine: {mach.get('cpus', '?')} cores "
                    f"({mach.get('cpu_model', '?')}), Python {mach.get('python', '?')}, NumPy {mach.get('numpy', '?')}; "
