@@ -19,7 +19,7 @@ import pandas as pd
 from . import _validate as V
 from .quantiles import QUANTILE_METHODS, unit_quantiles
 
-__all__ = ["Inputs", "prepare_inputs", "DEFAULT_QUANTILES"]
+__all__ = ["Inputs", "prepare_inputs", "split_frame", "group_units", "check_frame", "UnitGroups", "DEFAULT_QUANTILES"]
 
 #: the default grid of quantile levels, 0.01, 0.02, ..., 0.99
 DEFAULT_QUANTILES = np.round(np.arange(1, 100) / 100, 10)
@@ -46,57 +46,93 @@ class Inputs:
         return self.x.size
 
 
-def _from_frame(data, x, y, unit, treatment, weights, cluster):
-    """Split a long DataFrame (one row per observation) into unit-level arrays and samples."""
+@dataclass
+class UnitGroups:
+    """Rows of a long DataFrame grouped by unit (units in order of first appearance):
+    ``order`` sorts the rows by unit, ``bounds`` splits the sorted rows into units."""
+
+    labels: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+    codes_sorted: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.concatenate([[0], self.bounds])
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(np.concatenate([self.starts, [self.codes_sorted.size]]))
+
+    def column(self, data, col: str, arg: str, numeric: bool = True, allow_bool: bool = False) -> np.ndarray:
+        """A column in unit order (checked numeric unless ``numeric=False``)."""
+        raw = data[col].to_numpy()
+        vals = V.as_real_array(raw, f"{arg}: column {col!r}", allow_bool=allow_bool) if numeric else raw
+        return vals[self.order]
+
+    def split(self, data, col: str, arg: str) -> list:
+        """Each unit's values of a numeric column (its sample)."""
+        return np.split(self.column(data, col, arg), self.bounds)
+
+    def constant(self, data, col: str, arg: str, numeric: bool = True, allow_bool: bool = False) -> np.ndarray:
+        """One value per unit of a column that must be constant within units."""
+        vals = self.column(data, col, arg, numeric, allow_bool)
+        keys = vals if numeric else pd.factorize(vals, sort=False)[0]
+        first = keys[self.starts]
+        varying = np.flatnonzero(np.repeat(first, self.counts) != keys)
+        if varying.size:
+            bad = pd.unique(np.asarray(self.labels)[self.codes_sorted[varying]])[:5]
+            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) {list(bad)}")
+        return vals[self.starts]
+
+    def means(self, data, col: str, arg: str) -> np.ndarray:
+        """The unit means of a numeric column (a 0/1 or boolean column gives shares)."""
+        vals = self.column(data, col, arg, allow_bool=True)
+        return np.add.reduceat(vals, self.starts) / self.counts
+
+
+def check_frame(data, unit, columns: dict) -> None:
+    """``data`` is a non-empty DataFrame, ``unit`` and every given column (arg name -> column
+    name or None) exist and have no missing values."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data: must be a pandas DataFrame (one row per observation), got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("data: the DataFrame is empty (no observations)")
     if unit is None:
         raise ValueError("unit: give the name of the column that identifies units when data= is used")
-    for arg, col in (("x", x), ("y", y), ("unit", unit), ("treatment", treatment), ("weights", weights),
-                     ("cluster", cluster)):
+    for arg, col in {**columns, "unit": unit}.items():
         if col is None:
-            if arg in ("x", "y"):
-                raise ValueError(f"{arg}: give a column name of data")
             continue
         if not isinstance(col, str) or col not in data.columns:
             raise ValueError(f"{arg}: {col!r} is not a column of data (columns: {list(data.columns)})")
-    for arg, col in (("x", x), ("y", y), ("treatment", treatment), ("weights", weights), ("unit", unit),
-                     ("cluster", cluster)):
-        if col is not None and data[col].isna().any():
+        if data[col].isna().any():
             raise ValueError(f"{arg}: column {col!r} has {int(data[col].isna().sum())} missing values; "
                              "drop or impute them first (nothing is dropped silently)")
+
+
+def group_units(data, unit: str) -> UnitGroups:
+    """Group the rows of a long DataFrame by its unit column."""
     codes, labels = pd.factorize(data[unit], sort=False)
     order = np.argsort(codes, kind="stable")
     codes_s = codes[order]
     bounds = np.flatnonzero(np.diff(codes_s)) + 1
-    firsts = np.concatenate([[0], bounds])
-    counts = np.diff(np.concatenate([firsts, [codes_s.size]]))
+    return UnitGroups(labels=np.asarray(labels), order=order, bounds=bounds, codes_sorted=codes_s)
 
-    def column(col, arg, allow_bool=False):
-        return V.as_real_array(data[col].to_numpy(), f"{arg}: column {col!r}", allow_bool=allow_bool)[order]
 
-    def constant_within_units(vals, col, arg):
-        first = vals[firsts]
-        varying = np.flatnonzero(np.repeat(first, counts) != vals)
-        if varying.size:
-            bad = pd.unique(np.asarray(labels)[codes_s[varying]])[:5]
-            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) {list(bad)}")
-        return first
-
-    xs = constant_within_units(column(x, "x"), x, "x")
-    ys = np.split(column(y, "y"), bounds)
-    ts = constant_within_units(column(treatment, "treatment", True), treatment, "treatment") \
-        if treatment is not None else None
-    ws = np.split(column(weights, "weights"), bounds) if weights is not None else None
-    cl = None
-    if cluster is not None:
-        cvals = data[cluster].to_numpy()[order]
-        ccodes, _ = pd.factorize(cvals, sort=False)
-        constant_within_units(ccodes, cluster, "cluster")
-        cl = cvals[firsts]
-    return xs, ys, ts, ws, cl, np.asarray(labels)
+def split_frame(data, x, y, unit, treatment=None, weights=None, cluster=None, require_y: bool = True):
+    """Split a long DataFrame (one row per observation) into unit-level arrays and samples:
+    (x, y samples or None, treatment, weights, cluster labels, unit labels)."""
+    for arg, col in (("x", x), ("y", y)):
+        if col is None and (arg == "x" or require_y):
+            raise ValueError(f"{arg}: give a column name of data")
+    check_frame(data, unit, {"x": x, "y": y, "treatment": treatment, "weights": weights, "cluster": cluster})
+    g = group_units(data, unit)
+    xs = g.constant(data, x, "x")
+    ys = g.split(data, y, "y") if y is not None else None
+    ts = g.constant(data, treatment, "treatment", allow_bool=True) if treatment is not None else None
+    ws = g.split(data, weights, "weights") if weights is not None else None
+    cl = g.constant(data, cluster, "cluster", numeric=False) if cluster is not None else None
+    return xs, ys, ts, ws, cl, g.labels
 
 
 def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, treatment=None,
@@ -114,7 +150,7 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
     if data is not None:
         if Q is not None:
             raise ValueError("Q: give either data= (samples in a long DataFrame) or Q= (unit quantiles), not both")
-        x, y, treatment, weights, cluster, units = _from_frame(data, x, y, unit, treatment, weights, cluster)
+        x, y, treatment, weights, cluster, units = split_frame(data, x, y, unit, treatment, weights, cluster)
     elif unit is not None:
         raise ValueError("unit: is a column name of data=; without data= give one sample per unit in y")
     xv = V.check_running_variable(x, "x")

@@ -61,6 +61,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from . import _validate as V
+from ._inputs import group_units, split_frame
 
 __all__ = ["manipulation_test", "covariate_balance", "placebo_cutoffs", "donut",
            "bandwidth_sensitivity", "INSTALL_HINT"]
@@ -86,67 +87,6 @@ def _import_rddensity():
             "manipulation_test needs the optional package 'rddensity' (Cattaneo, Jansson and Ma), "
             f"which is not installed; install it with: {INSTALL_HINT}") from exc
     return rddensity, lpdensity
-
-
-def _check_cutoff(cutoff, name: str = "cutoff") -> float:
-    if isinstance(cutoff, bool) or not isinstance(cutoff, numbers.Real):
-        try:
-            cutoff = float(np.asarray(cutoff, dtype=float).item())
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: must be a number, got {cutoff!r}") from None
-    c = float(cutoff)
-    if not np.isfinite(c):
-        raise ValueError(f"{name}: must be finite, got {cutoff!r}")
-    return c
-
-
-def _check_data(data, unit, cols: dict[str, Any]) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError("data: must be a pandas DataFrame (one row per observation)")
-    if not isinstance(unit, str) or unit not in data.columns:
-        raise ValueError(f"unit: give the name of the column of data that identifies units, got {unit!r}")
-    for arg, col in cols.items():
-        if col is None:
-            continue
-        if not isinstance(col, str) or col not in data.columns:
-            raise ValueError(f"{arg}: {col!r} is not a column of data (columns: {list(data.columns)})")
-        if data[col].isna().any():
-            raise ValueError(f"{arg}: column {col!r} has {int(data[col].isna().sum())} missing values; "
-                             "drop or impute them first (nothing is dropped silently)")
-    if data[unit].isna().any():
-        raise ValueError(f"unit: column {unit!r} has missing values")
-
-
-def _group(data: pd.DataFrame, unit: str):
-    """(labels, row order sorted by unit, split points) in order of first appearance."""
-    codes, labels = pd.factorize(data[unit], sort=False)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    return np.asarray(labels), order, bounds
-
-
-def _unit_level(data, col, arg, order, bounds, labels, numeric=True):
-    raw = data[col].to_numpy()[order]
-    vals = np.asarray(raw, dtype=float) if numeric else raw
-    starts = np.concatenate([[0], bounds])
-    first = vals[starts]
-    rep = np.repeat(first, np.diff(np.concatenate([starts, [vals.size]])))
-    varying = np.flatnonzero(rep != vals)
-    if varying.size:
-        unit_of = np.searchsorted(starts, varying, side="right") - 1
-        bad = pd.unique(labels[unit_of])[:5]
-        raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in "
-                         f"unit(s) {list(bad)}")
-    return first
-
-
-def _unit_means(data, col, arg, order, bounds):
-    try:
-        vals = np.asarray(data[col].to_numpy()[order], dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{arg}: column {col!r} is not numeric") from None
-    starts = np.concatenate([[0], bounds])
-    return np.add.reduceat(vals, starts) / np.diff(np.concatenate([starts, [vals.size]]))
 
 
 class _Design:
@@ -183,26 +123,12 @@ def _design(x, y, data, unit, r3d_kwargs: dict, need_y: bool = True) -> _Design:
     for bad in ("data", "unit"):
         kw.pop(bad, None)
     if data is not None:
-        cols = {"x": x, "y": y if need_y else None}
-        cols.update({a: kw.get(a) for a in _COLUMN_ARGS})
         if need_y and y is None:
             raise ValueError("y: give the column of data that holds the outcome draws")
-        _check_data(data, unit, cols)
-        labels, order, bounds = _group(data, unit)
-        xv = _unit_level(data, x, "x", order, bounds, labels)
-        per_unit = {}
-        yv = None
-        if need_y:
-            yv = np.split(np.asarray(data[y].to_numpy()[order], dtype=float), bounds)
-        if kw.get("weights") is not None:
-            per_unit["weights"] = np.split(np.asarray(data[kw.pop("weights")].to_numpy()[order], dtype=float), bounds)
-        if kw.get("treatment") is not None:
-            per_unit["treatment"] = _unit_level(data, kw.pop("treatment"), "treatment", order, bounds, labels)
-        if kw.get("cluster") is not None:
-            per_unit["cluster"] = _unit_level(data, kw.pop("cluster"), "cluster", order, bounds, labels,
-                                              numeric=False)
-        for k in ("weights", "treatment", "cluster"):
-            kw.pop(k, None)
+        xv, yv, tv, wv, cl, labels = split_frame(data, x, y if need_y else None, unit, kw.pop("treatment", None),
+                                                 kw.pop("weights", None), kw.pop("cluster", None),
+                                                 require_y=need_y)
+        per_unit = {k: v for k, v in (("weights", wv), ("treatment", tv), ("cluster", cl)) if v is not None}
         for k in ("Q", "multipliers"):
             if kw.get(k) is not None:
                 per_unit[k] = np.asarray(kw.pop(k))
@@ -321,11 +247,9 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     """
     rdd_fun, lpd = _import_rddensity()
     if data is not None:
-        _check_data(data, unit, {"x": x})
-        labels, order, bounds = _group(data, unit)
-        x = _unit_level(data, x, "x", order, bounds, labels)
+        x = split_frame(data, x, None, unit, require_y=False)[0]
     xv = V.check_running_variable(x, "x")
-    c = _check_cutoff(cutoff)
+    c = V.check_cutoff(cutoff)
     V.check_sides(xv - c)
     p = V.check_order(p)
     if not 1 <= p <= 7:
@@ -390,7 +314,7 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
 # ----------------------------------------------------------------------------------------------
 # covariate balance
 # ----------------------------------------------------------------------------------------------
-def _covariate_matrix(covariates, n: int, data=None, order=None, bounds=None):
+def _covariate_matrix(covariates, n: int, data=None, groups=None):
     if data is not None and (isinstance(covariates, str) or (
             isinstance(covariates, (list, tuple)) and covariates and all(isinstance(c, str) for c in covariates))):
         names = [covariates] if isinstance(covariates, str) else list(covariates)
@@ -399,7 +323,7 @@ def _covariate_matrix(covariates, n: int, data=None, order=None, bounds=None):
                 raise ValueError(f"covariates: {c!r} is not a column of data (columns: {list(data.columns)})")
             if data[c].isna().any():
                 raise ValueError(f"covariates: column {c!r} has {int(data[c].isna().sum())} missing values")
-        return names, np.column_stack([_unit_means(data, c, "covariates", order, bounds) for c in names])
+        return names, np.column_stack([groups.means(data, c, "covariates") for c in names])
     if isinstance(covariates, pd.Series):
         covariates = covariates.to_frame(covariates.name if covariates.name is not None else "covariate")
     if isinstance(covariates, pd.DataFrame):
@@ -486,16 +410,15 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
         if bad in r3d_kwargs:
             raise ValueError(f"{bad}: not used by covariate_balance (each covariate is a scalar "
                              "outcome fitted at one level with method='simple')")
-    c = _check_cutoff(cutoff)
+    c = V.check_cutoff(cutoff)
     alpha = V.check_alpha(alpha)
     kw = dict(r3d_kwargs)
     if data is not None:
-        _check_data(data, unit, {"x": x, "cluster": kw.get("cluster")})
-        labels, order, bounds = _group(data, unit)
-        xv = V.check_running_variable(_unit_level(data, x, "x", order, bounds, labels), "x")
-        if kw.get("cluster") is not None:
-            kw["cluster"] = _unit_level(data, kw["cluster"], "cluster", order, bounds, labels, numeric=False)
-        names, M = _covariate_matrix(covariates, xv.size, data, order, bounds)
+        xv, _, _, _, cl, _ = split_frame(data, x, None, unit, cluster=kw.get("cluster"), require_y=False)
+        xv = V.check_running_variable(xv, "x")
+        if cl is not None:
+            kw["cluster"] = cl
+        names, M = _covariate_matrix(covariates, xv.size, data, group_units(data, unit))
     else:
         xv = V.check_running_variable(x, "x")
         names, M = _covariate_matrix(covariates, xv.size)
@@ -557,7 +480,7 @@ def placebo_cutoffs(x, y=None, *, cutoff: float = 0.0, cutoffs=None, data: pd.Da
     mean_tau, max_abs_tau, crit_value, nullity_p``; ``attrs["curves"]``: the effect curves
     (``cutoff, side`` and the curve columns).
     """
-    c = _check_cutoff(cutoff)
+    c = V.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
     des = _design(x, y, data, unit, r3d_kwargs)
     V.check_sides(des.x - c)
@@ -603,7 +526,7 @@ def donut(x, y=None, *, cutoff: float = 0.0, radii=None, data: pd.DataFrame | No
     :func:`placebo_cutoffs` (``n_units, n_left, n_right, h, b, mean_tau, max_abs_tau,
     crit_value, nullity_p``); ``attrs["curves"]``: the effect curves by radius.
     """
-    c = _check_cutoff(cutoff)
+    c = V.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
     des = _design(x, y, data, unit, r3d_kwargs)
     dist = np.abs(des.x - c)
@@ -652,7 +575,7 @@ def bandwidth_sensitivity(x, y=None, *, multiples: Sequence[float] = (0.5, 0.75,
     DataFrame, one row per multiple: ``multiple`` and the columns of :func:`placebo_cutoffs`;
     ``attrs["curves"]``: the effect curves by multiple (with its ``h``).
     """
-    c = _check_cutoff(cutoff)
+    c = V.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
     mm = np.atleast_1d(np.asarray(multiples, dtype=float))
     if mm.ndim != 1 or mm.size == 0 or not np.all(np.isfinite(mm)) or (mm <= 0).any():
