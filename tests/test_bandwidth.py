@@ -66,7 +66,12 @@ def test_weights_are_used():
     bw = select_bandwidth(x, y, weights=w, quantiles=Q9)
     direct = bandwidth_from_matrix(x, unit_quantiles(y, Q9, weights=w), Q9)
     assert bw.h == pytest.approx(direct.h, rel=1e-12)
-    assert bw.h != select_bandwidth(x, y, quantiles=Q9).h
+    # integer weights are replications: the weighted selector equals the one on replicated samples
+    k = [rng.integers(1, 4, v.size) for v in y]
+    rep = [np.repeat(v, kk) for v, kk in zip(y, k)]
+    wq = select_bandwidth(x, y, weights=[kk.astype(float) for kk in k], quantiles=Q9, quantile_method="inverted_cdf")
+    rq = select_bandwidth(x, rep, quantiles=Q9, quantile_method="inverted_cdf")
+    assert wq.h == pytest.approx(rq.h, rel=1e-10)
 
 
 def test_simple_gives_one_bandwidth_per_quantile_within_bounds():
