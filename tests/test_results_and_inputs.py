@@ -257,3 +257,14 @@ def test_gini_test_refuses_a_grid_that_cannot_carry_it():
 
     with pytest.raises(ValueError, match="quantiles: the Gini coefficient needs a non-empty"):
         gini_from_quantiles(np.zeros(0), np.zeros(0))
+
+
+def test_few_clusters_in_the_windows_warn():
+    x, y = _sharp(seed=17)
+    with pytest.warns(UserWarning, match=r"cluster: only \d+ \(left\) and \d+ \(right\) clusters"):
+        r3d(x, y, quantiles=Q9, h=0.5, cluster=np.arange(300) % 8)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r3d(x, y, quantiles=Q9, h=0.5, cluster=np.arange(300) % 150)  # plenty of clusters: silent
