@@ -110,25 +110,29 @@ class BandwidthSelection:
     notes: list = field(default_factory=list)
     denominator: "BandwidthSelection | None" = field(default=None, repr=False)
 
-    def summary(self) -> pd.DataFrame:
-        """Per-quantile table of the plug-in's pieces (also printed)."""
+    def summary(self):
+        """A :class:`r3d_teach.results.Summary` of the plug-in's pieces: header lines and the
+        per-quantile table (q, h, bias constants B±, variance constants V±, regularisation)."""
+        from .results import Summary
+
         h = np.broadcast_to(np.asarray(self.h, dtype=float), self.quantiles.shape)
         df = pd.DataFrame({
             "q": self.quantiles, "h": h,
             "B+": self.B["+"], "B-": self.B["-"], "V+": self.V["+"], "V-": self.V["-"],
-            "R": self.regularisation,
+            "regularisation": self.regularisation,
         })
-        print(f"Bandwidth selection ({self.method}, order s = {self.s} for p = {self.p}, "
-              f"{self.kernel} kernel, n = {self.n})")
-        print(f"  density at cutoff f̂ = {self.f_hat:.4g} (KDE bandwidth {self.density_bandwidth:.4g})")
         hh = np.atleast_1d(self.h)
-        print(f"  h = {hh.min():.4g}" + (f" .. {hh.max():.4g}" if hh.size > 1 else "")
-              + f"  (bounds [{self.h_min:.4g}, {self.h_max:.4g}])")
+        lines = [f"Bandwidth selection ({self.method}, order s = {self.s} for p = {self.p}, "
+                 f"{self.kernel} kernel, n = {self.n})",
+                 f"  density at cutoff f̂ = {self.f_hat:.4g} (KDE bandwidth {self.density_bandwidth:.4g})",
+                 f"  h = {hh.min():.4g}" + (f" .. {hh.max():.4g}" if hh.size > 1 else "")
+                 + f"  (bounds [{self.h_min:.4g}, {self.h_max:.4g}])",
+                 "  b (bias correction) = " + ", ".join(
+                     f"{np.min(self.b_pilot[sd]):.4g} ({'right' if sd == '+' else 'left'})" for sd in SIDES)]
         if self.h_den is not None:
-            print(f"  h_den (first stage) = {self.h_den:.4g}")
-        for note in self.notes:
-            print(f"  note: {note}")
-        return df
+            lines.append(f"  h_den (first stage) = {self.h_den:.4g}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return Summary(header=lines, table=df, tests=pd.DataFrame())
 
 
 def density_at_cutoff(xc: np.ndarray, kernel: str) -> tuple[float, float]:

@@ -125,3 +125,14 @@ def test_bandwidth_input_errors():
         xx[xx >= 0] = -0.5
         xx[:3] = [0.1, 0.2, 0.3]
         select_bandwidth(xx, y)
+
+
+def test_summary_object_holds_the_plugin_pieces(capsys):
+    x, y, _ = _units()
+    bw = select_bandwidth(x, y, quantiles=Q9)
+    summ = bw.summary()
+    assert capsys.readouterr().out == ""
+    t = summ.to_frame()
+    np.testing.assert_allclose(t["B+"], bw.B["+"])
+    np.testing.assert_allclose(t["regularisation"], bw.regularisation)
+    assert "b (bias correction)" in str(summ) and "<table" in summ._repr_html_()
