@@ -206,6 +206,9 @@ def _first_stage(inp: Inputs, bw: _Bandwidths, opt: _Options):
         raise ValueError(f"treatment: the first stage (jump in P(T=1) at the cutoff) is {jump:.3g}, "
                          "essentially zero; the fuzzy ratio is not identified")
     conv = float(fits["+"].conventional.intercept[0] - fits["-"].conventional.intercept[0])
+    if not np.isfinite(conv) or abs(conv) < FIRST_STAGE_MIN:
+        raise ValueError(f"treatment: the conventional first stage (order p - 1 fit) is {conv:.3g}, essentially "
+                         "zero; the fuzzy ratio is not identified")
     return fits, jump, conv
 
 
@@ -327,7 +330,7 @@ def r3d(
     >>> paper.b == {"+": 0.5, "-": 0.5}
     True
     """
-    # 1. inputs (every check before any work) and unit quantiles, standardised
+    # 1. inputs (every check before any work) and unit quantiles (extreme magnitudes scaled)
     fuzzy = treatment is not None
     opt = _check_options(method, kernel, p, s, alpha, n_boot, tests, rearrangement, residuals, min_units,
                          coverage_correction, fuzzy)
@@ -414,7 +417,7 @@ def r3d(
 
 
 def _check_finite(res: R3DResult) -> None:
-    for name in ("tau", "se", "plus", "minus"):
+    for name in ("tau", "se", "tau_conventional", "plus", "minus"):
         if not np.all(np.isfinite(getattr(res, name))):
             raise ValueError(f"y: the {name} of this fit is not representable in float64 (values near "
                              "±1.8e308); rescale y (e.g. to thousands) and refit")
