@@ -130,14 +130,12 @@ def to_markdown(summary: pd.DataFrame, args, seconds: float, command: str) -> st
         "",
         "Reading. When units of a cluster share a shift of their whole distribution and sit close "
         "together in x, iid multipliers treat five correlated units as five independent ones and the "
-        "band is far too narrow. One multiplier per cluster fixes that when the window holds enough "
-        "clusters (about 21 per side with 150 clusters). With 60 clusters (about 8 per side in the "
-        "window) the clustered band under-covers too, and in the control design without cluster "
-        "shifts it is too narrow (90 %) while iid multipliers are right. The likely reason: the "
-        "cluster sums of the influence terms use unit-level HC3 residuals, and the local fits absorb "
-        "part of each cluster's residuals (cluster-level leverage), which a unit-level correction "
-        "does not undo; the bias is worst with few clusters in the window. A CR2/CR3-type correction "
-        "of the cluster sums, or a few-clusters critical value, is the next thing to try.",
+        "band is far too narrow. One multiplier per cluster, with CR3 residuals (each cluster's "
+        "residuals times (I - H_gg)^-1, the cluster version of HC3, the default with cluster=), "
+        "restores coverage; with few clusters in the window it errs on the wide side, as CR3 does. "
+        "Unit-level HC3 residuals summed within clusters (r3d_teach before CR3) under-covered: "
+        "93.1 / 87.2 / 90.2 % in these three designs (1,000 repetitions), because the local fits "
+        "absorb part of each cluster's residuals (cluster-level leverage).",
         "",
         f"Run: {seconds / 60:.1f} minutes with {args.n_jobs} jobs; commit {commit}; r3d_teach "
         f"{r3d_teach.__version__}; Python {platform.python_version()}, numpy {np.__version__}; "

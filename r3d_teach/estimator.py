@@ -48,8 +48,9 @@ WEAK_FIRST_STAGE_T = 2.0
 #: units in the last place) and are set to zero: identical units give τ̂ = 0, a zero-width
 #: band and p = 1, not a rejection of rounding noise
 NOISE_FLOOR = 1e-13
-#: clustered bands are too narrow when fewer clusters than this have units in a side's window
-#: (measured: 93 % coverage with about 21 clusters per side, 87 % with 8)
+#: clustered inference rests on few independent pieces when fewer clusters than this have units
+#: in a side's window (with CR3 residuals the bands then err on the wide side: 98 % coverage of
+#: a 95 % band with 8 clusters per side in benchmarks/coverage_cluster.py)
 FEW_CLUSTERS = 20
 
 
@@ -223,8 +224,8 @@ def _check_cluster_count(clusters: np.ndarray, fits: dict) -> None:
     counts = {sd: np.unique(clusters[fits[sd].rows]).size for sd in SIDES}
     if min(counts.values()) < FEW_CLUSTERS:
         warnings.warn(f"cluster: only {counts['-']} (left) and {counts['+']} (right) clusters have units in the "
-                      f"windows; with fewer than {FEW_CLUSTERS} per side clustered bands and tests tend to be "
-                      "too narrow (a wider h, or fewer, coarser clusters only if justified)", UserWarning, stacklevel=3)
+                      f"windows; with fewer than {FEW_CLUSTERS} per side the clustered bands and tests are "
+                      "approximate (they tend to be conservative)", UserWarning, stacklevel=3)
 
 
 def _check_gini(plus, minus, q):

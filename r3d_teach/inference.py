@@ -67,6 +67,7 @@ __all__ = [
     "sharp_influence",
     "fuzzy_influence",
     "cluster_sums",
+    "cluster_leverage_residuals",
     "covariance_root",
     "BootstrapResult",
     "RESIDUAL_RULES",
@@ -168,8 +169,44 @@ def cluster_sums(terms: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def cluster_leverage_residuals(bias, rows: np.ndarray, clusters: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """CR3 residuals: each cluster's raw residuals multiplied by (I - H_gg)⁻¹, with H_gg the
+    block of the hat matrix H_ij = K_j r_i'S⁻¹r_j of the order-p fit ``bias`` that belongs to
+    cluster g's units (Bell and McCaffrey 2002; rdrobust's ``vce="cr3"``).  Units of one
+    cluster close in x pull the fit together, so their in-sample residuals sum to too little;
+    unit by unit this is the HC3 factor 1/(1 - ℓ_i).  ``rows``: the units of ``e`` (n_r, M),
+    ``clusters``: their cluster codes."""
+    codes, g_of = np.unique(clusters, return_inverse=True)
+    order = np.argsort(g_of, kind="stable")
+    counts = np.bincount(g_of, minlength=codes.size)
+    gmax = int(counts.max())
+    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx = np.full((codes.size, gmax), -1)
+    idx[g_of[order], slot] = order
+    pad = idx < 0
+    safe = np.where(pad, 0, idx)
+    u = bias.xc[rows, None] / bias.h[None, :]                      # (n_r, M)
+    K = bias.active_values(bias.k_active, rows)                     # (n_r, M)
+    P = u[..., None] ** np.arange(bias.p + 1)                       # (n_r, M, p+1)
+    Sinv = bias.sinv if bias.sinv.ndim == 3 else np.broadcast_to(bias.sinv, (u.shape[1],) + bias.sinv.shape)
+    A = np.einsum("nmj,mjk->nmk", P, Sinv)                          # r_i'S⁻¹
+    Ag, Pg, Kg = A[safe], P[safe], np.where(pad[..., None], 0.0, K[safe])    # (G, g, M, ...)
+    H = np.einsum("gimk,gjmk->gmij", Ag, Pg) * Kg.transpose(0, 2, 1)[:, :, None, :]  # (G, M, g, g)
+    H = np.where((pad[:, None, :, None] | pad[:, None, None, :]), 0.0, H)
+    eye = np.eye(gmax)
+    rhs = np.where(pad[..., None], 0.0, e[safe]).transpose(0, 2, 1)[..., None]      # (G, M, g, 1)
+    try:
+        sol = np.linalg.solve(eye - H, rhs)[..., 0]
+    except np.linalg.LinAlgError:  # a cluster with leverage one: no correction there
+        sol = (np.linalg.pinv(eye - H) @ rhs)[..., 0]
+    out = np.zeros_like(e)
+    out[idx[~pad]] = sol.transpose(0, 2, 1)[~pad]
+    return out
+
+
 def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
-                   project: np.ndarray | None = None, floor: float = 0.0) -> np.ndarray:
+                   project: np.ndarray | None = None, floor: float = 0.0,
+                   clusters: np.ndarray | None = None) -> np.ndarray:
     """Influence terms of one bias-corrected boundary value, on ``fit.rows``:
 
         φ_i(q) = ω_i(q) ê_i(q),   ê_i = Y_i - (order-p fit at b)(X̃_i),
@@ -177,8 +214,10 @@ def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
     leverage-corrected with the order-p fit's leverage ("hc3": ê/(1-ℓ), "hc2": ê/√(1-ℓ),
     "raw"; "nn": nearest-neighbour residuals).  ``project``: the quantile grid, to project
     each unit's fitted curve onto non-decreasing functions first (Fréchet).  The robust
-    standard error √Σφ² equals rdrobust's with ``vce="hc3"``.  Residuals smaller than
-    ``floor`` in absolute value are rounding noise and set to zero.
+    standard error √Σφ² equals rdrobust's with ``vce="hc3"``.  With ``clusters`` (the codes
+    of ``fit.rows``), "hc3" becomes its cluster version CR3
+    (:func:`cluster_leverage_residuals`).  Residuals smaller than ``floor`` in absolute value
+    are rounding noise and set to zero.
     """
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
@@ -193,7 +232,11 @@ def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
         if project is not None:
             fitted = isotonic_projection(fitted, project)
         lev = bias.active_values(bias.lev_active, rows)
-        e = bootstrap_residuals(Y[rows], fitted, lev, active, rule)
+        if rule == "hc3" and clusters is not None:
+            e = cluster_leverage_residuals(bias, rows, clusters, np.where(active, Y[rows] - fitted, 0.0))
+            e = np.where(active, e, 0.0)
+        else:
+            e = bootstrap_residuals(Y[rows], fitted, lev, active, rule)
     if floor > 0:
         e = np.where(np.abs(e) < floor, 0.0, e)
     return fit.omega * e
@@ -207,7 +250,8 @@ def sharp_influence(fit_plus: BiasCorrectedFit, fit_minus: BiasCorrectedFit, Y: 
     parts = {}
     for sd, fit in (("+", fit_plus), ("-", fit_minus)):
         full = np.zeros((rows.size, fit.omega.shape[1]))
-        full[np.searchsorted(rows, fit.rows)] = side_influence(fit, Y, rule, project, floor)
+        cl = None if clusters is None else clusters[fit.rows]
+        full[np.searchsorted(rows, fit.rows)] = side_influence(fit, Y, rule, project, floor, cl)
         parts[sd] = full
     return Influence(rows=rows, terms=parts["+"] - parts["-"], plus=parts["+"], minus=parts["-"],
                      clusters=None if clusters is None else clusters[rows])

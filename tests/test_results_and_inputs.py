@@ -97,7 +97,7 @@ def test_singleton_clusters_equal_iid_and_clustered_se_is_the_cluster_sum():
     np.testing.assert_allclose(single.se, iid.se, rtol=1e-12)
     groups = np.repeat(np.arange(60), 5)[np.random.default_rng(0).permutation(300)]
     cl = r3d(x, y, quantiles=Q9, cluster=groups)
-    inf = iid.diagnostics.influence
+    inf = cl.diagnostics.influence  # CR3 terms (see the next test); se sums them within clusters
     terms = pd.DataFrame(inf.full(300)).groupby(groups).sum().to_numpy()
     np.testing.assert_allclose(cl.se, np.sqrt((terms**2).sum(axis=0)), rtol=1e-12)
     assert cl.n_clusters == 60 and np.allclose(cl.tau, iid.tau)
@@ -268,3 +268,28 @@ def test_few_clusters_in_the_windows_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r3d(x, y, quantiles=Q9, h=0.5, cluster=np.arange(300) % 150)  # plenty of clusters: silent
+
+
+def test_clustered_se_uses_cr3_residuals_from_the_hat_matrix():
+    """With clusters, HC3 becomes CR3: each cluster's residuals times (I - H_gg)^-1, H the hat
+    matrix of the local quadratic at h (b = h); checked against a direct weighted least squares."""
+    x, y = _sharp(120, 20, seed=18)
+    g = (np.arange(120) // 4)[np.argsort(x)]          # clusters of 4 units adjacent in x
+    res = r3d(x, y, quantiles=Q9, method="simple", h=0.6, cluster=g)
+    Q = res.diagnostics.unit_quantiles
+    phi = np.zeros_like(Q)
+    for side, sign in ((x >= 0, 1.0), (x < 0, -1.0)):
+        u = x / 0.6
+        k = np.where(side, np.clip(1 - np.abs(u), 0, None), 0.0)
+        R = np.vander(u, 3, increasing=True)
+        Sinv = np.linalg.inv(R.T @ (k[:, None] * R))
+        H = (R @ Sinv @ R.T) * k[None, :]
+        w = k * (R @ Sinv[:, 0])
+        e = np.where(k[:, None] > 0, Q - H @ Q, 0.0)
+        for c in np.unique(g):
+            m = (g == c) & (k > 0)
+            if m.any():
+                e[m] = np.linalg.solve(np.eye(m.sum()) - H[np.ix_(m, m)], e[m])
+        phi += sign * w[:, None] * e
+    sums = pd.DataFrame(phi).groupby(g).sum().to_numpy()
+    np.testing.assert_allclose(res.se, np.sqrt((sums**2).sum(axis=0)), rtol=1e-10)
