@@ -33,7 +33,7 @@ from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_mat
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
 from .inference import (RESIDUAL_RULES, TESTS, check_boot_budget, check_gini_grid, fuzzy_influence,
                         gini_from_quantiles, multiplier_bootstrap, parse_test_ranges, sharp_influence)
-from .locpoly import SIDES, BiasCorrectedFit, bias_corrected_fit
+from .locpoly import SIDES, bias_corrected_fit
 from .quantiles import safe_scale
 from .results import Diagnostics, FirstStage, R3DResult
 

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd

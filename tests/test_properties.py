@@ -3,7 +3,6 @@ depend on the order or labels of units, move with affine changes of y, do not ch
 cutoff shift together, accept lists, Series, arrays and float32 alike, and never mutate inputs."""
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -263,8 +263,6 @@ def test_few_clusters_in_the_windows_warn():
     x, y = _sharp(seed=17)
     with pytest.warns(UserWarning, match=r"cluster: only \d+ \(left\) and \d+ \(right\) clusters"):
         r3d(x, y, quantiles=Q9, h=0.5, cluster=np.arange(300) % 8)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r3d(x, y, quantiles=Q9, h=0.5, cluster=np.arange(300) % 150)  # plenty of clusters: silent
