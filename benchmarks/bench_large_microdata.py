@@ -83,7 +83,7 @@ def generate(folder: Path, units: int, draws: int, units_per_file: int, seed: in
 
 def run_path(path: str, folder: Path, files: list[str] | None, memory_limit: str, n_boot: int) -> dict:
     from r3d_teach import r3d
-    from r3d_teach._inputs import DEFAULT_QUANTILES
+    from r3d_teach.core.inputs import DEFAULT_QUANTILES
 
     q = np.asarray(DEFAULT_QUANTILES, dtype=float)
     source = files if files else str(folder)

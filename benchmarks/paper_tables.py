@@ -1,6 +1,6 @@
 """Summaries of the full-size Monte Carlo runs: the paper's Table 2 and Figure 3, ours vs the paper.
 
-Reads the per-repetition CSVs written by ``python -m r3d_teach.montecarlo`` (see
+Reads the per-repetition CSVs written by ``python -m r3d_teach.simulate.montecarlo`` (see
 ``benchmarks/reproduce_paper.sh``) and writes, under ``benchmarks/results/``:
 
 * ``table2.csv`` -- long format, one row per (design, n, method, Δ, statistic): our value, its Monte
@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from r3d_teach.montecarlo import summarize, summarize_quantiles  # noqa: E402
+from r3d_teach.simulate.montecarlo import summarize, summarize_quantiles  # noqa: E402
 from r3d_teach.widgets.simulations import auto_ymax, draw_relative_bias  # noqa: E402
 
 #: Van Dijcke (2025), Table 2 (= Table 1 of the April 2025 version): acceptance probabilities in %,

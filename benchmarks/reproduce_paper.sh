@@ -15,16 +15,16 @@ mkdir -p benchmarks/out benchmarks/results
 
 # Table 2: both DGPs, n = 500, 1000, 2000 (n_i = n), R3D Frechet and local polynomial,
 # Delta = the paper's values (default), 2,500 repetitions, 5,000 bootstrap draws, 9 deciles.
-$PY -m r3d_teach.montecarlo --design paper1 paper2 --n 500 1000 2000 --reps 2500 --boot 5000 \
+$PY -m r3d_teach.simulate.montecarlo --design paper1 paper2 --n 500 1000 2000 --reps 2500 --boot 5000 \
     --out benchmarks/out/table2_raw.csv --jobs 2 --quiet
 
 # Figure 3: relative bias of quantile RD, R3D local polynomial and R3D Frechet against n,
 # Delta = 2, the paper's n = 100, 200, 500, 1000 (n_i = n), 2,500 repetitions (1,000 bootstrap
 # draws: only the estimates matter here); plus the book's heterogeneous design.
-$PY -m r3d_teach.montecarlo --design paper1 paper2 --n 100 200 500 1000 --methods qrd simple frechet \
+$PY -m r3d_teach.simulate.montecarlo --design paper1 paper2 --n 100 200 500 1000 --methods qrd simple frechet \
     --deltas 2 --reps 2500 --boot 1000 --out benchmarks/out/figure3_raw.csv --jobs 2 --quiet
 # (heterogeneous design: treated units draw new means and sds, with the mean shifted by Delta = 2.)
-$PY -m r3d_teach.montecarlo --design heterogeneous --n 100 200 500 1000 --methods qrd simple frechet \
+$PY -m r3d_teach.simulate.montecarlo --design heterogeneous --n 100 200 500 1000 --methods qrd simple frechet \
     --deltas 2 --reps 2500 --boot 1000 --out benchmarks/out/figure3_raw.csv --jobs 2 --quiet
 
 # Summaries: table2.csv, table2_paper_vs_ours.md, figure3.csv, figure3.png

@@ -12,16 +12,17 @@ average quantile treatment effect).
 """
 import importlib
 
-from .bandwidth import BandwidthSelection, select_bandwidth
-from .estimator import r3d
-from .quantiles import barycenter, unit_quantiles, wasserstein2
-from .results import FirstStage, R3DResult, Summary
+from .core.bandwidth import BandwidthSelection, select_bandwidth
+from .core.estimator import r3d
+from .core.quantiles import barycenter, unit_quantiles, wasserstein2
+from .core.results import FirstStage, R3DResult, Summary
 
 __version__ = "0.2.0"
 
 #: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
-_LAZY = ("datasets", "simulate", "baselines", "montecarlo", "plotting", "inference", "validity", "widgets",
-         "outofcore", "cli")
+_LAZY = ("core", "datasets", "simulate", "validity", "widgets", "outofcore", "cli")
+#: short names kept for attribute access: ``r3d_teach.core.plotting`` is ``r3d_teach.core.plotting``, ...
+_ALIASES = {"plotting": "core.plotting", "baselines": "simulate.baselines", "montecarlo": "simulate.montecarlo"}
 
 __all__ = [
     "r3d",
@@ -40,6 +41,6 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY or name in _ALIASES:
+        return importlib.import_module(f".{_ALIASES.get(name, name)}", __name__)
     raise AttributeError(f"module 'r3d_teach' has no attribute {name!r}")

@@ -230,7 +230,7 @@ def _want_progress(args) -> bool:
 
 def _default_grid() -> np.ndarray:
     try:
-        from ._inputs import DEFAULT_QUANTILES
+        from .core.inputs import DEFAULT_QUANTILES
 
         return np.asarray(DEFAULT_QUANTILES, dtype=float)
     except ImportError:  # older layout

@@ -3,7 +3,7 @@
 The heavy step of R3D is turning N observations (one row each: unit, outcome y, optional weight
 w) into the n × M matrix Q̂ of unit quantiles on the grid q_1 < ... < q_M.  The estimator then
 works on Q̂ alone (``r3d(x, Q=Q̂, quantiles=q)``).  This module computes Q̂ with exactly the rules
-of :func:`r3d_teach.unit_quantiles` (see :mod:`r3d_teach.quantiles`):
+of :func:`r3d_teach.unit_quantiles` (see :mod:`r3d_teach.core.quantiles`):
 
 * ``"linear"`` (type 7): with k observations of a unit sorted, h = (k - 1) q,
   Q̂(q) = z_(⌊h⌋+1) + (h - ⌊h⌋)(z_(min(⌊h⌋+2, k)) - z_(⌊h⌋+1)) (1-based order statistics);
@@ -59,8 +59,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ._validate import check_quantile_grid
-from .quantiles import QUANTILE_METHODS, unit_quantiles
+from .core.quantiles import QUANTILE_METHODS, unit_quantiles
+from .core.validate import check_quantile_grid
 
 __all__ = [
     "UnitQuantiles",

@@ -1,8 +1,8 @@
 r"""Validity checks of an R3D design: what every regression-discontinuity study reports.
 
-Each check returns a tidy :class:`pandas.DataFrame`; the figures are in :mod:`r3d_teach.plotting`
-(:func:`~r3d_teach.plotting.plot_manipulation`, :func:`~r3d_teach.plotting.plot_balance`,
-:func:`~r3d_teach.plotting.plot_placebo`, :func:`~r3d_teach.plotting.plot_sensitivity`).
+Each check returns a tidy :class:`pandas.DataFrame`; the figures are in :mod:`r3d_teach.core.plotting`
+(:func:`~r3d_teach.core.plotting.plot_manipulation`, :func:`~r3d_teach.core.plotting.plot_balance`,
+:func:`~r3d_teach.core.plotting.plot_placebo`, :func:`~r3d_teach.core.plotting.plot_sensitivity`).
 
 * :func:`manipulation_test` -- is the density of the running variable continuous at the cutoff?
   The local-polynomial density test of Cattaneo, Jansson and Ma (2020), through the ``rddensity``
@@ -60,8 +60,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from . import _validate as V
-from ._inputs import group_units, split_frame
+from .core import validate as V
+from .core.inputs import group_units, split_frame
 
 __all__ = ["manipulation_test", "covariate_balance", "placebo_cutoffs", "donut",
            "bandwidth_sensitivity", "INSTALL_HINT"]
@@ -112,7 +112,7 @@ class _Design:
         return _Design(self.x[idx], y, pu, dict(self.other), units)
 
     def fit(self, **overrides):
-        from .estimator import r3d
+        from .core.estimator import r3d
 
         kw = {**self.other, **self.per_unit, **overrides}
         return r3d(self.x, self.y, **kw)
@@ -429,7 +429,7 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
         hs = list(h)
         if len(hs) != K:
             raise ValueError(f"h: give one bandwidth for all covariates or one per covariate ({K}), got {len(hs)}")
-    from .estimator import r3d
+    from .core.estimator import r3d
 
     z = norm.ppf(1 - alpha / 2)
     rows = []

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from r3d_teach import select_bandwidth, unit_quantiles
-from r3d_teach.bandwidth import bandwidth_from_matrix, density_at_cutoff
+from r3d_teach.core.bandwidth import bandwidth_from_matrix, density_at_cutoff
 
 Q9 = np.arange(1, 10) / 10
 

@@ -1,4 +1,4 @@
-"""Tests for r3d_teach.baselines: the pooled quantile RD and the unit-mean RD.
+"""Tests for r3d_teach.simulate.baselines: the pooled quantile RD and the unit-mean RD.
 
 The estimators are checked against a direct computation (an explicit weighted least-squares fit of
 the indicator 1{Y <= y} for each grid value y, with np.linalg.lstsq on the expanded per-draw data),
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from r3d_teach.baselines import quantile_rd, unit_mean_rd
+from r3d_teach.simulate.baselines import quantile_rd, unit_mean_rd
 from r3d_teach.simulate import LocationShift, heterogeneous_shape
 
 DEC = np.arange(1, 10) / 10
@@ -229,7 +229,7 @@ def test_validation_shapes_and_sides():
 
 def test_local_poly_fit_unit_weights_are_weighted_least_squares():
     """The fits above rest on locpoly's unit weights: against lstsq with weights omega_i K_i."""
-    from r3d_teach.locpoly import local_poly_fit
+    from r3d_teach.core.locpoly import local_poly_fit
 
     rng = np.random.default_rng(11)
     x = rng.uniform(-1, 1, 300)

@@ -139,7 +139,7 @@ BAD = [
 GOOD = [
     "res = r3d(x, y, test_ranges=(0.1, 0.5, 0.9), n_boot=999)",
     "figure code goes into plotting helper functions of the library",
-    "the plotting helpers in r3d_teach.plotting draw it",
+    "the plotting helpers in r3d_teach.core.plotting draw it",
     "python -m pytest -n 2   # unit tests, every notebook (nbval), and a browser check",
     "the results committed in benchmarks/results/table2.csv",
     "tests=(\"nullity\", \"homogeneity\") runs both tests on the whole grid",

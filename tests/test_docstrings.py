@@ -26,8 +26,8 @@ def _private(name: str) -> bool:
 
 
 def test_discovery_finds_the_package():
-    assert {"r3d_teach.estimator", "r3d_teach.simulate", "r3d_teach.simulate.designs",
-            "r3d_teach.widgets.simulations", "r3d_teach.montecarlo"} <= set(MODULES)
+    assert {"r3d_teach.core.estimator", "r3d_teach.simulate", "r3d_teach.simulate.designs",
+            "r3d_teach.widgets.simulations", "r3d_teach.simulate.montecarlo"} <= set(MODULES)
     assert set(NO_EXAMPLES) <= set(MODULES), "NO_EXAMPLES names a module that does not exist"
 
 

@@ -4,7 +4,7 @@ import pytest
 from scipy.stats import kstest, norm
 
 from r3d_teach import R3DResult, r3d
-from r3d_teach.kernels import get_kernel
+from r3d_teach.core.kernels import get_kernel
 
 Q9 = np.arange(1, 10) / 10
 

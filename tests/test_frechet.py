@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from r3d_teach.frechet import isotonic_projection, rearrange
-from r3d_teach.quantiles import grid_weights
+from r3d_teach.core.frechet import isotonic_projection, rearrange
+from r3d_teach.core.quantiles import grid_weights
 
 
 def test_projection_hand_examples():

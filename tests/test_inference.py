@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from r3d_teach.inference import (bootstrap_residuals, critical_value, gini_from_quantiles,
+from r3d_teach.core.bootstrap import (bootstrap_residuals, critical_value, gini_from_quantiles,
                                  multiplier_bootstrap, nn_residuals, parse_test_ranges)
 
 Q3 = np.array([0.25, 0.5, 0.75])
@@ -42,7 +42,7 @@ def test_chunking_does_not_change_draws():
     rng = np.random.default_rng(1)
     phi = rng.normal(size=(50, 4))
     a = multiplier_bootstrap(phi, np.zeros(4), np.arange(1, 5) / 5, n_boot=300, rng=np.random.default_rng(9))
-    import r3d_teach.inference as inf
+    import r3d_teach.core.bootstrap as inf
 
     orig = inf._chunks
     try:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from r3d_teach.kernels import KERNELS, bias_variance_constants, get_kernel, kernel_moments
+from r3d_teach.core.kernels import KERNELS, bias_variance_constants, get_kernel, kernel_moments
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))

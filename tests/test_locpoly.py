@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from r3d_teach.kernels import get_kernel
-from r3d_teach.locpoly import local_poly_fit
+from r3d_teach.core.kernels import get_kernel
+from r3d_teach.core.locpoly import local_poly_fit
 
 
 def _direct(x, y, h, p, kernel, side):

@@ -1,4 +1,4 @@
-"""Tests for r3d_teach.montecarlo: exactness of the shortcuts, seeding, rerun and resume, the
+"""Tests for r3d_teach.simulate.montecarlo: exactness of the shortcuts, seeding, rerun and resume, the
 argument checks of run_study and of the command line."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from r3d_teach import r3d
-from r3d_teach.inference import covariance_root, multiplier_bootstrap
-from r3d_teach.quantiles import unit_quantiles
-from r3d_teach.montecarlo import (
+from r3d_teach.core.bootstrap import covariance_root, multiplier_bootstrap
+from r3d_teach.core.quantiles import unit_quantiles
+from r3d_teach.simulate.montecarlo import (
     KEY,
     MC_DESIGNS,
     _pseudo_samples,
@@ -167,8 +167,8 @@ def test_other_methods_and_modes():
 
 def test_qrd_uses_the_selected_frechet_bandwidth():
     from r3d_teach import select_bandwidth
-    from r3d_teach.baselines import quantile_rd
-    from r3d_teach.montecarlo import data_seed
+    from r3d_teach.simulate.baselines import quantile_rd
+    from r3d_teach.simulate.montecarlo import data_seed
 
     rows = run_task("paper1", 200, 30, 0, ["qrd"], [0.0], n_boot=99, quantiles=DEC)
     sim = PaperDGP1().sample(200, 30, np.random.default_rng(data_seed(20250404, "paper1", 200, 30, 0).spawn(1)[0]))
@@ -290,10 +290,10 @@ def test_cli_refuses_bad_arguments_before_any_work(argv, flag, tmp_path, capsys)
 
 
 def test_cli_in_a_subprocess(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "r3d_teach.montecarlo", "--alpha", "2", "--out",
+    proc = subprocess.run([sys.executable, "-m", "r3d_teach.simulate.montecarlo", "--alpha", "2", "--out",
                            str(tmp_path / "x.csv")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--alpha: must be strictly inside (0, 1)" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "r3d_teach.montecarlo", "--summarize", "--out",
+    proc = subprocess.run([sys.executable, "-m", "r3d_teach.simulate.montecarlo", "--summarize", "--out",
                            str(tmp_path / "missing.csv")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--out" in proc.stderr
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from r3d_teach import unit_quantiles
-from r3d_teach.plotting import binned_quantile_means, rd_plot
+from r3d_teach.core.plotting import binned_quantile_means, rd_plot
 
 
 def test_binned_means_by_hand():

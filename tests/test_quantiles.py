@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from r3d_teach import barycenter, unit_quantiles, wasserstein2
-from r3d_teach.quantiles import grid_weights
+from r3d_teach.core.quantiles import grid_weights
 
 Q9 = np.arange(1, 10) / 10
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from r3d_teach import r3d
-from r3d_teach.locpoly import bias_corrected_fit, local_poly_fit
+from r3d_teach.core.locpoly import bias_corrected_fit, local_poly_fit
 
 rdrobust = pytest.importorskip("rdrobust")
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, stats
 
-from r3d_teach.quantiles import DECILES
+from r3d_teach.core.quantiles import DECILES
 from r3d_teach.simulate import (
     DESIGNS,
     BandDesign,

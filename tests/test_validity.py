@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 
 from r3d_teach import r3d  # noqa: E402
 from r3d_teach import validity as val  # noqa: E402
-from r3d_teach import plotting  # noqa: E402
+from r3d_teach.core import plotting  # noqa: E402
 
 Q9 = np.arange(1, 10) / 10
 

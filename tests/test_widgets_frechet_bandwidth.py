@@ -8,8 +8,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from r3d_teach import r3d, select_bandwidth  # noqa: E402
-from r3d_teach.frechet import isotonic_projection  # noqa: E402
-from r3d_teach.kernels import bias_variance_constants  # noqa: E402
+from r3d_teach.core.frechet import isotonic_projection  # noqa: E402
+from r3d_teach.core.kernels import bias_variance_constants  # noqa: E402
 from r3d_teach.simulate import CrossingDesign, CurvatureDesign  # noqa: E402
 from r3d_teach.widgets import frechet_bandwidth as fb  # noqa: E402
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from r3d_teach import r3d
-from r3d_teach.baselines import quantile_rd
+from r3d_teach.simulate.baselines import quantile_rd
 from r3d_teach.simulate import HeterogeneousShape
 from r3d_teach.widgets import simulations as ws
 
@@ -74,7 +74,7 @@ def test_relative_bias_table_and_panel():
 
 
 def test_relative_bias_from_real_summary():
-    from r3d_teach.montecarlo import run_study, summarize_quantiles
+    from r3d_teach.simulate.montecarlo import run_study, summarize_quantiles
     df = run_study(["paper1"], [60], methods=["qrd", "frechet"], deltas=[2.0], reps=3, n_boot=19,
                    n_obs=20, n_jobs=1, progress=False)
     sq = summarize_quantiles(df)

@@ -9,7 +9,7 @@ side ± (X̃ = X - c):
     var  ≈ V_±(q) / (n h),   V_±(q) = σ²_±(q) c_V± / f_X(c),
 
 with the exact kernel constants c_B = e_0'Γ⁻¹Λ and c_V = e_0'Γ⁻¹ΨΓ⁻¹e_0
-(:mod:`r3d_teach.kernels`).  The MSE-optimal bandwidth per quantile (eq. A-8) and the
+(:mod:`r3d_teach.core.kernels`).  The MSE-optimal bandwidth per quantile (eq. A-8) and the
 IMSE-optimal one for the Fréchet estimator (eq. A-9, integrals over the grid) are
 
     h*(q) = [ (V_+ + V_-) / (2(s+1) ((B_+ - B_-)² + R)) ]^{1/(2s+3)} n^{-1/(2s+3)},
@@ -111,7 +111,7 @@ class BandwidthSelection:
     denominator: "BandwidthSelection | None" = field(default=None, repr=False)
 
     def summary(self):
-        """A :class:`r3d_teach.results.Summary` of the plug-in's pieces: header lines and the
+        """A :class:`r3d_teach.core.results.Summary` of the plug-in's pieces: header lines and the
         per-quantile table (q, h, bias constants B±, variance constants V±, regularisation)."""
         from .results import Summary
 
@@ -384,8 +384,8 @@ def select_bandwidth(
     BandwidthSelection
         ``.h`` (and ``.h_den``), ``.b_pilot``, plus f̂, the kernel constants, pilots, B±(q), V±(q), R(q).
     """
-    from . import _validate as V
-    from ._inputs import prepare_inputs
+    from . import validate as V
+    from .inputs import prepare_inputs
 
     method = V.check_method(method)
     kernel = V.check_kernel(kernel)

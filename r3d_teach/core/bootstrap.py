@@ -40,7 +40,7 @@ B < 19 at α = .05, this one always has.
 Example
 -------
 >>> import numpy as np
->>> from r3d_teach.inference import multiplier_bootstrap
+>>> from r3d_teach.core.bootstrap import multiplier_bootstrap
 >>> q = np.array([0.25, 0.5, 0.75])
 >>> phi = np.array([[0.1, 0.1, 0.1], [-0.1, -0.1, -0.1]])   # two units' influence terms
 >>> xi = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]])        # n × B multipliers
@@ -388,7 +388,7 @@ def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, f
     (a, b, c) → consecutive ranges [a, b], [b, c] (R3D's convention); a list of pairs → those.
     Each range must lie within the grid and contain at least two grid points.
     """
-    from ._validate import as_real_array
+    from .validate import as_real_array
 
     q = np.asarray(quantiles, dtype=float)
     if test_ranges is None:

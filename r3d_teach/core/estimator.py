@@ -2,18 +2,18 @@
 
 ``r3d`` reads as the list of its steps (Van Dijcke 2025, §2.5, §2.7.1/§3.3.1, App. A-4):
 
-1. inputs → unit quantile functions Q̂ (n × M) (:mod:`r3d_teach._inputs`,
-   :mod:`r3d_teach.quantiles`); extreme magnitudes (|y| near 1e308 or 1e-300) are scaled by
+1. inputs → unit quantile functions Q̂ (n × M) (:mod:`r3d_teach.core.inputs`,
+   :mod:`r3d_teach.core.quantiles`); extreme magnitudes (|y| near 1e308 or 1e-300) are scaled by
    an exact power of two first, so nothing overflows or underflows;
 2. bandwidths: h for the order s = p - 1 fit and b for the order-p bias-correcting fit,
-   data-driven (:mod:`r3d_teach.bandwidth`; b = the selector's derivative-rate pilot, per
+   data-driven (:mod:`r3d_teach.core.bandwidth`; b = the selector's derivative-rate pilot, per
    side) or given (h given, b not ⇒ b = h, the paper's estimator);
 3. robust bias-corrected one-sided fits of every quantile at the cutoff
-   (:func:`r3d_teach.locpoly.bias_corrected_fit`): m̂^bc_±(q) = Σ_i ω^±_i(q) Q̂_i(q);
-4. monotone boundary curves (:mod:`r3d_teach.frechet`): "frechet" projects each curve onto
+   (:func:`r3d_teach.core.locpoly.bias_corrected_fit`): m̂^bc_±(q) = Σ_i ω^±_i(q) Q̂_i(q);
+4. monotone boundary curves (:mod:`r3d_teach.core.frechet`): "frechet" projects each curve onto
    non-decreasing functions (one h and one b per side), "simple" rearranges (per-quantile
    h and b allowed); τ̂(q) = m̂_+(q) - m̂_-(q), fuzzy: divided by the first stage's jump;
-5. influence terms φ_i(q) (:mod:`r3d_teach.inference`) and the pointwise robust
+5. influence terms φ_i(q) (:mod:`r3d_teach.core.bootstrap`) and the pointwise robust
    standard error se(q) = √Σ_i φ_i(q)² (clustered: sums within clusters first);
 6. optional multiplier bootstrap: uniform and pointwise bands, nullity / homogeneity /
    centred-Gini tests.
@@ -27,11 +27,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import _validate as V
-from ._inputs import Inputs, prepare_inputs
+from . import validate as V
+from .inputs import Inputs, prepare_inputs
 from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
 from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
-from .inference import (RESIDUAL_RULES, TESTS, check_boot_budget, check_gini_grid, fuzzy_influence,
+from .bootstrap import (RESIDUAL_RULES, TESTS, check_boot_budget, check_gini_grid, fuzzy_influence,
                         gini_from_quantiles, multiplier_bootstrap, parse_test_ranges, sharp_influence)
 from .locpoly import SIDES, bias_corrected_fit
 from .quantiles import safe_scale

@@ -24,7 +24,7 @@ already-monotone curves by ~1e-4 in the tails.
 Example
 -------
 >>> import numpy as np
->>> from r3d_teach.frechet import isotonic_projection, rearrange
+>>> from r3d_teach.core.frechet import isotonic_projection, rearrange
 >>> q = np.array([0.2, 0.4, 0.6, 0.8])
 >>> isotonic_projection(np.array([1.0, 3.0, 2.0, 4.0]), q).tolist()
 [1.0, 2.5, 2.5, 4.0]
@@ -47,7 +47,7 @@ def isotonic_projection(curves: np.ndarray, quantiles: np.ndarray) -> np.ndarray
     """L2[a, b] projection of each row of ``curves`` onto non-decreasing functions.
 
     Weighted isotonic regression with the grid's quadrature weights
-    (:func:`r3d_teach.quantiles.grid_weights`; equal on equally spaced grids).
+    (:func:`r3d_teach.core.quantiles.grid_weights`; equal on equally spaced grids).
     Rows that are already non-decreasing are returned unchanged without a solve, so
     projecting many unit curves costs little when few of them cross.
     """

@@ -24,7 +24,7 @@ with ∫_+ over [0, 1] and ∫_- over [-1, 0].  From them
 Example
 -------
 >>> import numpy as np
->>> from r3d_teach.kernels import get_kernel, bias_variance_constants
+>>> from r3d_teach.core.kernels import get_kernel, bias_variance_constants
 >>> float(get_kernel("triangular")(np.array([0.5]))[0])
 0.5
 >>> cb, cv = bias_variance_constants("triangular", order=1, side="+")

@@ -22,7 +22,7 @@ column ("simple") the systems are solved as a batch.
 Example
 -------
 >>> import numpy as np
->>> from r3d_teach.locpoly import local_poly_fit
+>>> from r3d_teach.core.locpoly import local_poly_fit
 >>> x = np.linspace(-1, 1, 201)
 >>> Y = np.column_stack([1 + 2 * x, 3 - x**2])          # two outcome columns
 >>> fit = local_poly_fit(x, Y, h=0.5, p=2, kernel="triangular", side="+")

@@ -6,7 +6,7 @@ Example
 >>> import numpy as np, matplotlib
 >>> matplotlib.use("Agg")
 >>> from r3d_teach import r3d
->>> from r3d_teach.plotting import plot_effect, rd_plot
+>>> from r3d_teach.core.plotting import plot_effect, rd_plot
 >>> rng = np.random.default_rng(0)
 >>> x = rng.uniform(-1, 1, 300)
 >>> y = [rng.normal(x_i + (x_i >= 0), 1, 80) for x_i in x]

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import check_quantile_grid, check_samples, check_unit_weights
+from .validate import check_quantile_grid, check_samples, check_unit_weights
 
 __all__ = [
     "unit_quantiles",

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .bandwidth import BandwidthSelection
-from .inference import BootstrapResult, Influence, critical_value, gini_from_quantiles
+from .bootstrap import BootstrapResult, Influence, critical_value, gini_from_quantiles
 
 __all__ = ["R3DResult", "FirstStage", "Diagnostics", "Summary"]
 
@@ -160,7 +160,7 @@ class R3DResult:
         τ̂ ± z_{1-α/2} sd, with the bootstrap standard deviation when bootstrapped and the
         analytic ``se`` otherwise.  ``alpha`` defaults to the fit's.
         """
-        from ._validate import check_alpha
+        from .validate import check_alpha
 
         a = self.alpha if alpha is None else check_alpha(alpha)
         if kind not in ("uniform", "pointwise"):

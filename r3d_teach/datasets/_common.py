@@ -118,7 +118,7 @@ def weighted_unit_quantiles(
     >>> weighted_unit_quantiles(d, [0.25, 0.26, 0.5, 1.0]).values.tolist()
     [[1.0, 2.0, 2.0, 4.0]]
     """
-    from ..quantiles import unit_quantiles
+    from ..core.quantiles import unit_quantiles
 
     qs = np.asarray(q, dtype=float).ravel()
     if qs.size == 0 or np.any(~np.isfinite(qs)) or np.any((qs < 0) | (qs > 1)):

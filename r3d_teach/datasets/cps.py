@@ -647,12 +647,4 @@ def cached_cps_years() -> list[int]:
     return sorted(years)
 
 
-def __getattr__(name: str):  # read_ipums_extract moved to .ipums; keep the old import path
-    if name == "read_ipums_extract":
-        from .ipums import read_ipums_extract
-
-        return read_ipums_extract
-    raise AttributeError(name)
-
-
 __all__ += ["DataNotAvailableError"]

@@ -10,6 +10,13 @@ Two modules:
   samples (``sample(n_units, n_obs, seed) -> SimulatedRD``), the registry :data:`DESIGNS`, and
   :func:`empirical_quantiles` (unit quantiles drawn exactly in law, the Monte Carlo fast path).
 
+Two more modules load on first use (``r3d_teach.simulate.montecarlo``; they need the estimator):
+
+* :mod:`r3d_teach.simulate.montecarlo` -- the Monte Carlo study runner (the paper's Table 2 and
+  Figure 3; ``python -m r3d_teach.simulate.montecarlo``);
+* :mod:`r3d_teach.simulate.baselines` -- the classical estimators R3D is compared with (pooled
+  quantile RD, RD on unit means).
+
 Every design draws aggregate units :math:`i = 1..n` with a running variable :math:`X_i`, a random
 distribution :math:`Y_i` for each unit and ``n_obs`` draws from it. The LAQTE (the R3D estimand)
 is :math:`\tau(q) = E[Q_{Y^1}(q) - Q_{Y^0}(q) \mid X = 0]`, the jump of the average quantile
@@ -29,8 +36,19 @@ True
 [-0.162, 0.162]
 """
 
+import importlib
+
 from . import designs as _designs
 from .designs import *  # noqa: F401,F403  (the names in designs.__all__)
 from .laws import NormalSide, exgauss_cdf, exgauss_quantile, folded_normal_mean
 
 __all__ = list(_designs.__all__) + ["NormalSide", "folded_normal_mean", "exgauss_cdf", "exgauss_quantile"]
+
+#: submodules loaded on first attribute access (they import the estimator)
+_LAZY = ("montecarlo", "baselines")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'r3d_teach.simulate' has no attribute {name!r}")

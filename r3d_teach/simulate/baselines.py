@@ -26,14 +26,14 @@ unit share :math:`X_i`, the many right-hand sides collapse: :math:`\hat F(y)` is
 of the equivalent-kernel weights :math:`\ell_i` of the pooled draws sorted by value, so the whole
 step function is exact at every data value in O(N log N) time and O(N) memory (no N x K indicator
 matrix). A user ``y_grid`` evaluates it at those points only. The weights come from
-:func:`r3d_teach.locpoly.local_poly_fit` with unit weights :math:`n_i` (the fit R3D uses, so the
+:func:`r3d_teach.core.locpoly.local_poly_fit` with unit weights :math:`n_i` (the fit R3D uses, so the
 two share one implementation and one singularity check): :math:`\ell_i = w_i / n_i`.
 
 Example
 -------
 >>> import numpy as np
 >>> from r3d_teach.simulate import HeterogeneousShape
->>> from r3d_teach.baselines import quantile_rd, unit_mean_rd
+>>> from r3d_teach.simulate.baselines import quantile_rd, unit_mean_rd
 >>> design = HeterogeneousShape()
 >>> sim = design.sample(20_000, 50, seed=2)
 >>> res = quantile_rd(sim.x, sim.y_matrix, h=0.5, quantiles=[0.1, 0.9])
@@ -52,10 +52,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validate import (as_real_array, check_cutoff, check_kernel, check_order, check_positive_bandwidth,
-                        check_quantile_grid, check_running_variable, check_samples)
-from .locpoly import local_poly_fit
-from .quantiles import DECILES
+from ..core.locpoly import local_poly_fit
+from ..core.quantiles import DECILES
+from ..core.validate import (as_real_array, check_cutoff, check_kernel, check_order, check_positive_bandwidth,
+                             check_quantile_grid, check_running_variable, check_samples)
 
 __all__ = ["quantile_rd", "unit_mean_rd", "QuantileRDResult", "ScalarRDResult"]
 

@@ -61,8 +61,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .._validate import as_real_array, check_count, check_quantile_grid, check_seed
-from ..quantiles import DECILES, inverse_edf_rank
+from ..core.quantiles import DECILES, inverse_edf_rank
+from ..core.validate import as_real_array, check_count, check_quantile_grid, check_seed
 from .laws import (
     NormalSide,
     exgauss_mean_quantile,
@@ -949,7 +949,7 @@ def empirical_quantiles(sim: SimulatedRD, n_obs: int, quantiles: Sequence[float]
     :math:`Y_{(r)} = Q_i(U_{(r)})`. For ``method="linear"`` (type 7) with k = ``n_obs``:
     :math:`\hat Q(q) = Y_{(l)} + g\,(Y_{(l+1)} - Y_{(l)})`, :math:`l = 1 + \lfloor (k-1)q \rfloor`,
     :math:`g = (k-1)q - \lfloor (k-1)q \rfloor`; for ``"inverted_cdf"`` (type 1)
-    :math:`\hat Q(q) = Y_{(\lceil kq \rceil)}` (:func:`r3d_teach.quantiles.inverse_edf_rank`).
+    :math:`\hat Q(q) = Y_{(\lceil kq \rceil)}` (:func:`r3d_teach.core.quantiles.inverse_edf_rank`).
     The needed uniform order statistics :math:`r_1 < \dots < r_J` are drawn jointly by the
     gamma-spacings representation :math:`U_{(r_j)} = S_j / S_{J+1}`,
     :math:`S_j = \sum_{l\le j} G_l`, independent :math:`G_l \sim \Gamma(r_l - r_{l-1})`,

@@ -15,7 +15,7 @@ Designs: those of :data:`r3d_teach.simulate.DESIGNS` with an effect size ``delta
 
 Methods: ``"frechet"`` and ``"simple"`` (:func:`r3d_teach.r3d`, p = 2, triangular kernel,
 data-driven bandwidths, multiplier bootstrap, nullity and homogeneity tests over the whole grid)
-and ``"qrd"`` (the pooled quantile RD of :func:`r3d_teach.baselines.quantile_rd`, local linear,
+and ``"qrd"`` (the pooled quantile RD of :func:`r3d_teach.simulate.baselines.quantile_rd`, local linear,
 at the Fréchet bandwidth :func:`r3d_teach.select_bandwidth` selects on the same data; estimate
 only).
 
@@ -33,9 +33,9 @@ switched off:
    :math:`G_b = \Phi'\xi_b`, :math:`\xi_b \sim N(0, I_n)`, are exactly
    :math:`N(0, \Phi'\Phi)`; with any :math:`R` such that :math:`R'R = \Phi'\Phi` we draw
    :math:`G_b = R'\eta_b`, :math:`\eta_b \sim N(0, I_M)`: the same bootstrap law with M instead
-   of n normals per draw (:func:`r3d_teach.inference.covariance_root`). Φ is the influence matrix
+   of n normals per draw (:func:`r3d_teach.core.bootstrap.covariance_root`). Φ is the influence matrix
    :func:`r3d` keeps (``result.diagnostics.influence``; :func:`influence_matrix`); bands and tests
-   then come from :func:`r3d_teach.inference.multiplier_bootstrap` as in :func:`r3d`, with the
+   then come from :func:`r3d_teach.core.bootstrap.multiplier_bootstrap` as in :func:`r3d`, with the
    same draws η for every Δ (common random numbers).
 3. ``shift_shortcut``: in designs where Δ shifts every treated unit's law by a constant
    (``Design.delta_shifts_treated``: paper1, paper2, location, heterogeneous), with common random
@@ -44,12 +44,12 @@ switched off:
 
 Command line (every argument is checked before any computation)::
 
-    python -m r3d_teach.montecarlo --design paper1 paper2 --n 500 1000 2000 --reps 2500 \
+    python -m r3d_teach.simulate.montecarlo --design paper1 paper2 --n 500 1000 2000 --reps 2500 \
         --boot 5000 --out results.csv --jobs 2
 
 Example
 -------
->>> from r3d_teach.montecarlo import run_study, summarize
+>>> from r3d_teach.simulate.montecarlo import run_study, summarize
 >>> df = run_study(["paper1"], [200], methods=["frechet"], deltas={"paper1": [0.0, 2.27]},
 ...                reps=4, n_boot=199, n_jobs=1, progress=False)
 >>> sorted(df["delta"].unique().tolist()), len(df)
@@ -73,13 +73,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ._validate import check_alpha, check_count, check_quantile_grid
-from .bandwidth import select_bandwidth
+from ..core.bandwidth import select_bandwidth
+from ..core.bootstrap import covariance_root, multiplier_bootstrap
+from ..core.estimator import r3d
+from ..core.quantiles import DECILES
+from ..core.validate import check_alpha, check_count, check_quantile_grid
 from .baselines import quantile_rd
-from .estimator import r3d
-from .inference import covariance_root, multiplier_bootstrap
-from .quantiles import DECILES
-from .simulate import DESIGNS, design_parameters, empirical_quantiles, get_design
+from .designs import DESIGNS, design_parameters, empirical_quantiles, get_design
 
 __all__ = [
     "DEFAULT_DELTAS",
@@ -606,7 +606,7 @@ _FLAGS = {"designs": "--design", "ns": "--n", "n_obs": "--n-obs", "methods": "--
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m r3d_teach.montecarlo",
+    ap = argparse.ArgumentParser(prog="python -m r3d_teach.simulate.montecarlo",
                                  description="R3D Monte Carlo study (appends to --out; resumable).")
     ap.add_argument("--design", nargs="+", default=["paper1"], help=f"one or more of {list(MC_DESIGNS)}")
     ap.add_argument("--n", nargs="+", type=int, default=[500, 1000, 2000], help=f"units per data set (>= {MIN_N})")
@@ -666,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.time()
     df = run_study(a.design, a.n, **study)
     elapsed = time.time() - t0
-    meta = {"command": "python -m r3d_teach.montecarlo " + " ".join(sys.argv[1:] if argv is None else argv),
+    meta = {"command": "python -m r3d_teach.simulate.montecarlo " + " ".join(sys.argv[1:] if argv is None else argv),
             "elapsed_seconds_this_call": round(elapsed, 1),
             "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             "rows_in_file": int(len(df)), "n_jobs": a.jobs, "python": platform.python_version(),

@@ -21,8 +21,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..estimator import r3d
-from ..plotting import plot_effect
+from ..core.estimator import r3d
+from ..core.plotting import plot_effect
 
 __all__ = ["effect_at_bandwidth", "bandwidth_path"]
 
@@ -56,7 +56,7 @@ def effect_at_bandwidth(
         (defaults: the paper's specification except the grid, which defaults to r3d's).
     truth : optional true effect on the grid, drawn as a dashed line.
     label : text appended to the panel title (e.g. "synthetic replica").
-    ax : optional matplotlib Axes to draw on (:func:`r3d_teach.plotting.plot_effect`: the
+    ax : optional matplotlib Axes to draw on (:func:`r3d_teach.core.plotting.plot_effect`: the
         estimate, its uniform band and the truth).
 
     Returns

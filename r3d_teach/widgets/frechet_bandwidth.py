@@ -25,10 +25,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..bandwidth import select_bandwidth
-from ..estimator import r3d
-from ..frechet import rearrange
-from ..kernels import bias_variance_constants
+from ..core.bandwidth import select_bandwidth
+from ..core.estimator import r3d
+from ..core.frechet import rearrange
+from ..core.kernels import bias_variance_constants
 from ..simulate import CrossingDesign, CurvatureDesign
 
 __all__ = [

@@ -21,8 +21,8 @@ import warnings
 
 import numpy as np
 
-from ..estimator import r3d
-from ..plotting import plot_effect
+from ..core.estimator import r3d
+from ..core.plotting import plot_effect
 from ..simulate import ComplierDesign
 
 __all__ = [
@@ -55,7 +55,7 @@ def band_demo(x, y, alpha: float = 0.05, n_boot: int = 199, seed: int = 0, quant
 
 def draw_band_demo(out: dict, ax_sup, ax_band, truth=None, sup_max: float | None = None):
     """Left: histogram of the sup statistics with the critical value; right: the two bands
-    (:func:`r3d_teach.plotting.plot_effect`)."""
+    (:func:`r3d_teach.core.plotting.plot_effect`)."""
     sup = out["sup"]
     top = sup_max if sup_max is not None else float(sup.max()) * 1.05
     ax_sup.hist(sup, bins=np.linspace(0, top, SUP_BINS + 1), color="0.7", edgecolor="white")
@@ -101,7 +101,7 @@ def fuzzy_demo(strength: float, seed: int = 0, n_units: int = 1000, n_obs: int =
 
 def draw_fuzzy_demo(out: dict, ax, ylim=(-6, 10)):
     """The fuzzy estimate with its uniform band and the true complier effect
-    (:func:`r3d_teach.plotting.plot_effect`; only the truth when the fit was refused)."""
+    (:func:`r3d_teach.core.plotting.plot_effect`; only the truth when the fit was refused)."""
     title = f"first stage {out['strength']:g} (estimated {out['jump']:.2f})"
     if out["warning"]:
         title += "\nr3d warns: weak first stage"

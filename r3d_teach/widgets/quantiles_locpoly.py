@@ -30,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ..estimator import r3d
-from ..plotting import plot_effect
-from ..quantiles import unit_quantiles
+from ..core.estimator import r3d
+from ..core.plotting import plot_effect
+from ..core.quantiles import unit_quantiles
 from ..simulate import HeterogeneousShape
 
 __all__ = [

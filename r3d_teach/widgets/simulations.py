@@ -3,12 +3,12 @@ r"""Chapter 7 (simulations): one simulated data set with both targets, and the r
 * :func:`targets_and_estimates` -- one draw of :class:`r3d_teach.simulate.HeterogeneousShape` (or
   any sharp design of :data:`r3d_teach.simulate.DESIGNS`): the LAQTE, the pooled quantile-RD
   target, the R3D estimate (:func:`r3d_teach.r3d`, Fréchet, data-driven h, uniform band) and the
-  classical pooled quantile RD (:func:`r3d_teach.baselines.quantile_rd`) at the same bandwidth.
+  classical pooled quantile RD (:func:`r3d_teach.simulate.baselines.quantile_rd`) at the same bandwidth.
 * :func:`draw_targets` -- draws that result on a matplotlib Axes (the slider's update), the
-  estimate, band and LAQTE through :func:`r3d_teach.plotting.plot_effect`.
+  estimate, band and LAQTE through :func:`r3d_teach.core.plotting.plot_effect`.
 * :func:`relative_bias_table` and :func:`draw_relative_bias` -- the paper's Figure 3 layout
   (relative bias |mean estimate - truth| / |truth| against n, per method) from the rows of
-  :func:`r3d_teach.montecarlo.summarize_quantiles`.
+  :func:`r3d_teach.simulate.montecarlo.summarize_quantiles`.
 
 No ipywidgets here: the notebook wires these to sliders; ``tests/test_widgets_simulations.py``
 checks them headlessly.
@@ -25,10 +25,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..baselines import quantile_rd
-from ..estimator import r3d
-from ..plotting import plot_effect
+from ..core.estimator import r3d
+from ..core.plotting import plot_effect
 from ..simulate import design_parameters, get_design
+from ..simulate.baselines import quantile_rd
 
 __all__ = ["targets_and_estimates", "draw_targets", "relative_bias_table", "draw_relative_bias",
            "auto_ymax", "METHOD_STYLE"]
@@ -75,7 +75,7 @@ def targets_and_estimates(n_units: int = 500, n_obs: int = 100, design: str = "h
 
 
 def draw_targets(ax, res: dict, legend: bool = True, title: str | None = None):
-    """Draw the R3D estimate with its band and the LAQTE (:func:`r3d_teach.plotting.plot_effect`),
+    """Draw the R3D estimate with its band and the LAQTE (:func:`r3d_teach.core.plotting.plot_effect`),
     the pooled target (dashed) and the quantile-RD estimate."""
     q = res["quantiles"]
     title = title if title is not None else \
@@ -93,7 +93,7 @@ def draw_targets(ax, res: dict, legend: bool = True, title: str | None = None):
 def relative_bias_table(sq: pd.DataFrame, design: str, facet: str | float) -> pd.DataFrame:
     """Relative bias by n (rows) and method (columns) for one design and one facet: a quantile
     level (0.1, 0.5, 0.9) or ``"average"`` (the mean of the per-quantile relative biases, as in the
-    paper's fourth panel). ``sq`` holds rows of :func:`r3d_teach.montecarlo.summarize_quantiles`."""
+    paper's fourth panel). ``sq`` holds rows of :func:`r3d_teach.simulate.montecarlo.summarize_quantiles`."""
     d = sq[sq["design"] == design]
     if facet == "average":
         g = d.groupby(["n", "method"])["rel_bias"].mean()

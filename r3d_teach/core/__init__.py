@@ -1,0 +1,1 @@
+"""The R3D estimator (placeholder docstring, written below)."""
