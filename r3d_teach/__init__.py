@@ -12,10 +12,11 @@ average quantile treatment effect).
 """
 import importlib
 
-from .core.bandwidth import BandwidthSelection, select_bandwidth
-from .core.estimator import r3d
+from .core.bandwidth import BandwidthSelection
+from .core.estimator import r3d, select_bandwidth
 from .core.quantiles import barycenter, unit_quantiles, wasserstein2
-from .core.results import FirstStage, R3DResult, Summary
+from .core.results import FirstStage, R3DResult
+from .core.summary import Summary
 
 __version__ = "0.2.0"
 

@@ -59,8 +59,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .core.quantiles import QUANTILE_METHODS, unit_quantiles
-from .core.validate import check_quantile_grid
+from .core.quantiles import unit_quantiles
+from .core.validate import check_quantile_grid, check_quantile_method
 
 __all__ = [
     "UnitQuantiles",
@@ -137,9 +137,7 @@ def _q_names(q: np.ndarray) -> list[str]:
 
 
 def _check_method(method: str) -> str:
-    if method not in QUANTILE_METHODS:
-        raise ValueError(f"method: unknown quantile method {method!r}; choose one of {QUANTILE_METHODS}")
-    return method
+    return check_quantile_method(method, "method")
 
 
 def _check_names(y, unit, weights, x, unit_columns):

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from r3d_teach.core.bootstrap import (bootstrap_residuals, critical_value, gini_from_quantiles,
-                                 multiplier_bootstrap, nn_residuals, parse_test_ranges)
+from r3d_teach.core.bootstrap import critical_value, multiplier_bootstrap, parse_test_ranges
+from r3d_teach.core.gini import gini_from_quantiles
+from r3d_teach.core.residuals import bootstrap_residuals, nn_residuals
 
 Q3 = np.array([0.25, 0.5, 0.75])
 

@@ -65,8 +65,8 @@ def test_simple_matches_r_only_with_interpolated_rearrangement(reference, ds):
 def test_fuzzy_estimates_match_r(reference, method, p):
     res, out, _ = _fit(reference, "fuzzy", method, p, fuzzy=True, rearrangement="interpolated")
     np.testing.assert_allclose(res.first_stage.jump, out["fuzzy_denominator"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.diagnostics.fits["T+"].bias.coef[:, 0], out["alphaT_plus"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(res.diagnostics.fits["T-"].bias.coef[:, 0], out["alphaT_minus"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.first_stage_fits["+"].bias.coef[:, 0], out["alphaT_plus"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.diagnostics.first_stage_fits["-"].bias.coef[:, 0], out["alphaT_minus"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(res.diagnostics.numerator, np.array(out["int_plus"]) - np.array(out["int_minus"]), atol=1e-9)
     np.testing.assert_allclose(res.tau, out["tau"], rtol=0, atol=1e-9)
 

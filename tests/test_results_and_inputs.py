@@ -253,7 +253,7 @@ def test_gini_test_refuses_a_grid_that_cannot_carry_it():
         r3d(x, y, quantiles=[0.25, 0.75], tests=("gini",), n_boot=50, seed=0)
     with pytest.warns(UserWarning, match=r"tests: the grid \[0.4, 0.6\] is far from spanning"):
         r3d(x, y, quantiles=np.linspace(0.4, 0.6, 9), tests=("gini",), n_boot=50, seed=0)
-    from r3d_teach.core.bootstrap import gini_from_quantiles
+    from r3d_teach.core.gini import gini_from_quantiles
 
     with pytest.raises(ValueError, match="quantiles: the Gini coefficient needs a non-empty"):
         gini_from_quantiles(np.zeros(0), np.zeros(0))

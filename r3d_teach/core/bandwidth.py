@@ -53,19 +53,18 @@ True
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-import warnings
-
 from .kernels import bias_variance_constants, get_kernel
 from .locpoly import SIDES, local_poly_fit, side_mask
 from .quantiles import standardise
+from .summary import Summary
 
-__all__ = ["BandwidthSelection", "select_bandwidth", "density_at_cutoff", "bandwidth_from_matrix",
-           "DEFAULT_MIN_UNITS"]
+__all__ = ["BandwidthSelection", "density_at_cutoff", "bandwidth_from_matrix", "DEFAULT_MIN_UNITS"]
 
 #: data-driven windows keep at least this many units per side (rdrobust's bwcheck)
 DEFAULT_MIN_UNITS = 10
@@ -111,10 +110,8 @@ class BandwidthSelection:
     denominator: "BandwidthSelection | None" = field(default=None, repr=False)
 
     def summary(self):
-        """A :class:`r3d_teach.core.results.Summary` of the plug-in's pieces: header lines and the
+        """A :class:`r3d_teach.core.summary.Summary` of the plug-in's pieces: header lines and the
         per-quantile table (q, h, bias constants B±, variance constants V±, regularisation)."""
-        from .results import Summary
-
         h = np.broadcast_to(np.asarray(self.h, dtype=float), self.quantiles.shape)
         df = pd.DataFrame({
             "q": self.quantiles, "h": h,
@@ -128,7 +125,7 @@ class BandwidthSelection:
                  f"  h = {hh.min():.4g}" + (f" .. {hh.max():.4g}" if hh.size > 1 else "")
                  + f"  (bounds [{self.h_min:.4g}, {self.h_max:.4g}])",
                  "  b (bias correction) = " + ", ".join(
-                     f"{np.min(self.b_pilot[sd]):.4g} ({'right' if sd == '+' else 'left'})" for sd in SIDES)]
+                     f"{np.min(self.b_pilot[side]):.4g} ({'right' if side == '+' else 'left'})" for side in SIDES)]
         if self.h_den is not None:
             lines.append(f"  h_den (first stage) = {self.h_den:.4g}")
         lines += [f"  note: {note}" for note in self.notes]
@@ -230,82 +227,82 @@ def bandwidth_from_matrix(
     f_hat, cn = density_at_cutoff(xc, kernel)
     if not f_hat > 0:
         raise ValueError("x: the estimated density of x at the cutoff is zero; no units near the cutoff")
-    masks = {sd: side_mask(xc, sd) for sd in SIDES}
+    masks = {side: side_mask(xc, side) for side in SIDES}
     absx = np.abs(xc)
-    distinct = {sd: np.unique(absx[masks[sd]]).size for sd in SIDES}
-    for sd in SIDES:
-        where = "right (x >= cutoff)" if sd == "+" else "left (x < cutoff)"
-        if distinct[sd] < p + 2:
+    distinct = {side: np.unique(absx[masks[side]]).size for side in SIDES}
+    for side in SIDES:
+        where = "right (x >= cutoff)" if side == "+" else "left (x < cutoff)"
+        if distinct[side] < p + 2:
             raise ValueError(
-                f"x: only {distinct[sd]} distinct value(s) of x on the {where} side; a local polynomial "
+                f"x: only {distinct[side]} distinct value(s) of x on the {where} side; a local polynomial "
                 f"of order p = {p} with a data-driven bandwidth needs at least {p + 2} (lower p, or pass h=)")
-    few = {sd: distinct[sd] for sd in SIDES if distinct[sd] < FEW_MASS_POINTS}
+    few = {side: distinct[side] for side in SIDES if distinct[side] < FEW_MASS_POINTS}
     if few:
-        txt = ", ".join(f"{v} {'right' if sd == '+' else 'left'}" for sd, v in few.items())
+        txt = ", ".join(f"{v} {'right' if side == '+' else 'left'}" for side, v in few.items())
         notes.append(f"few mass points in x ({txt} of the cutoff): windows keep at least p + 2 distinct values")
         warnings.warn(f"x: the running variable has few distinct values ({txt} of the cutoff); the "
                       "data-driven bandwidth keeps at least p + 2 of them on each side, and inference "
                       "with so few support points is fragile", UserWarning, stacklevel=3)
     h_max = float(absx.max())
     k_min = max(p + 2, int(min_units))
-    h_min = max(max(_kth_nearest(absx[masks[sd]], k_min), _kth_distinct(absx[masks[sd]], p + 2))
-                for sd in SIDES) * BOUND_MARGIN
+    h_min = max(max(_kth_nearest(absx[masks[side]], k_min), _kth_distinct(absx[masks[side]], p + 2))
+                for side in SIDES) * BOUND_MARGIN
     h_min = min(h_min, h_max)
     # a side with too few distinct values for the global pilots (order s + 3) gets the whole side
-    global_ok = all(distinct[sd] >= s + 4 for sd in SIDES)
+    global_ok = all(distinct[side] >= s + 4 for side in SIDES)
     cB, cV, cBd, cVd = {}, {}, {}, {}
-    for sd in SIDES:
-        cB[sd], cV[sd] = bias_variance_constants(kernel, s, sd)
-        cBd[sd], cVd[sd] = bias_variance_constants(kernel, s + 1, sd, coefficient=s + 1)
+    for side in SIDES:
+        cB[side], cV[side] = bias_variance_constants(kernel, s, side)
+        cBd[side], cVd[side] = bias_variance_constants(kernel, s + 1, side, coefficient=s + 1)
     # columns that do not vary at all (e.g. a quantile where every unit has the same value):
     # their bias and variance are exactly 0, whatever rounding noise the fits leave
     flat = np.ptp(Y, axis=0) <= 1e-12 * max(1.0, float(np.abs(Y).max()))
 
     # Step 2: rough pilot h0 from global polynomials of order s + 2
     Bg, Vg, Rg = {}, {}, np.zeros(Y.shape[1])
-    for sd in SIDES:
-        coef, resid, A, s2 = _global_poly(xc[masks[sd]], Y[masks[sd]], s + 2)
+    for side in SIDES:
+        coef, resid, A, s2 = _global_poly(xc[masks[side]], Y[masks[side]], s + 2)
         var_b = (A[s + 1][:, None] ** 2 * resid**2).sum(axis=0)
-        Bg[sd] = cB[sd] * coef[s + 1]
-        Vg[sd] = s2 * cV[sd] / f_hat
-        Rg = Rg + 3.0 * cB[sd] ** 2 * var_b
+        Bg[side] = cB[side] * coef[s + 1]
+        Vg[side] = s2 * cV[side] / f_hat
+        Rg = Rg + 3.0 * cB[side] ** 2 * var_b
     num0 = np.where(flat, 0.0, Vg["+"] + Vg["-"])
     den0 = np.where(flat, 0.0, (Bg["+"] - Bg["-"]) ** 2 + Rg)
     h0 = np.clip(_plugin(num0, den0, q, n, s, h_min, h_max, integ), h_min, h_max)
 
     # Step 3: derivative-rate pilot b and the (s+1)-th coefficient from an order s+1 local fit
     b, beta, var_beta = {}, {}, {}
-    for sd in SIDES:
-        coef, _, _, s2 = _global_poly(xc[masks[sd]], Y[masks[sd]], s + 3)
-        num_b = np.where(flat, 0.0, (2 * s + 3) * s2 * cVd[sd])
-        den_b = np.where(flat, 0.0, 2.0 * (cBd[sd] * coef[s + 2]) ** 2 * n * f_hat)
+    for side in SIDES:
+        coef, _, _, s2 = _global_poly(xc[masks[side]], Y[masks[side]], s + 3)
+        num_b = np.where(flat, 0.0, (2 * s + 3) * s2 * cVd[side])
+        den_b = np.where(flat, 0.0, 2.0 * (cBd[side] * coef[s + 2]) ** 2 * n * f_hat)
         if integ:
             num_b, den_b = _integrate(num_b, q), _integrate(den_b, q)
         num_b, den_b = np.asarray(num_b, dtype=float), np.asarray(den_b, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             bb = (num_b / den_b) ** (1.0 / (2 * s + 5))
-        b_lo = min(max(_kth_nearest(absx[masks[sd]], s + 3), _kth_distinct(absx[masks[sd]], max(s + 3, p + 2)))
+        b_lo = min(max(_kth_nearest(absx[masks[side]], s + 3), _kth_distinct(absx[masks[side]], max(s + 3, p + 2)))
                    * BOUND_MARGIN, h_max)
         bb = np.where((np.asarray(den_b) <= 0) | ~np.isfinite(bb), h_max, bb)
-        b[sd] = np.clip(bb, b_lo, h_max)
-        fit = local_poly_fit(xc, Y, b[sd], s + 1, kernel, sd, labels=q)
-        beta[sd] = fit.coefficient(s + 1)
+        b[side] = np.clip(bb, b_lo, h_max)
+        fit = local_poly_fit(xc, Y, b[side], s + 1, kernel, side, labels=q)
+        beta[side] = fit.coefficient(s + 1)
         e = np.where(fit.k_active > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
         a = fit.coefficient_weights_active(s + 1)
-        var_beta[sd] = (a**2 * e**2).sum(axis=0)
+        var_beta[side] = (a**2 * e**2).sum(axis=0)
 
     # Step 4: residual variance at the pilot h0 (order-s local fit, every unit in the window)
     sigma2 = {}
-    for sd in SIDES:
-        fit = local_poly_fit(xc, Y, h0, s, kernel, sd, labels=q)
+    for side in SIDES:
+        fit = local_poly_fit(xc, Y, h0, s, kernel, side, labels=q)
         kw = fit.k_active
         e = np.where(kw > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
-        sigma2[sd] = (kw * e**2).sum(axis=0) / kw.sum(axis=0)
+        sigma2[side] = (kw * e**2).sum(axis=0) / kw.sum(axis=0)
 
     # Step 5: plug-in with regularisation
-    Bq = {sd: cB[sd] * beta[sd] for sd in SIDES}
-    Vq = {sd: sigma2[sd] * cV[sd] / f_hat for sd in SIDES}
-    R = 3.0 * sum(cB[sd] ** 2 * var_beta[sd] for sd in SIDES)
+    Bq = {side: cB[side] * beta[side] for side in SIDES}
+    Vq = {side: sigma2[side] * cV[side] / f_hat for side in SIDES}
+    R = 3.0 * sum(cB[side] ** 2 * var_beta[side] for side in SIDES)
     num = np.where(flat, 0.0, Vq["+"] + Vq["-"])
     den = np.where(flat, 0.0, (Bq["+"] - Bq["-"]) ** 2 + R)
     h_raw = _plugin(num, den, q, n, s, h_min, h_max, integ)
@@ -320,9 +317,9 @@ def bandwidth_from_matrix(
         # too few distinct values for the global pilots: a global fit on each side
         notes.append("too few distinct values of x for the curvature pilots: h = b = the whole side")
         h = np.full_like(np.asarray(h, dtype=float), h_max)
-        b = {sd: np.full_like(np.asarray(b[sd], dtype=float), h_max) for sd in SIDES}
+        b = {side: np.full_like(np.asarray(b[side], dtype=float), h_max) for side in SIDES}
     h_out = float(h) if integ else np.asarray(h, dtype=float)
-    b_out = {sd: float(b[sd]) if np.ndim(b[sd]) == 0 else np.asarray(b[sd]) for sd in SIDES}
+    b_out = {side: float(b[side]) if np.ndim(b[side]) == 0 else np.asarray(b[side]) for side in SIDES}
     # back to Y's units (diagnostics only; for |y| near 1e308 the variances overflow to inf)
     sc = np.float64(y_scale)
     with np.errstate(over="ignore"):
@@ -340,66 +337,3 @@ def bandwidth_from_matrix(
 def _times(d: dict, factor: np.float64) -> dict:
     with np.errstate(over="ignore"):
         return {k: np.asarray(v, dtype=float) * factor for k, v in d.items()}
-
-
-def select_bandwidth(
-    x,
-    y=None,
-    *,
-    cutoff: float = 0.0,
-    method: str = "frechet",
-    p: int = 2,
-    s: int | None = None,
-    quantiles=None,
-    kernel: str = "triangular",
-    treatment=None,
-    weights=None,
-    Q=None,
-    data=None,
-    unit: str | None = None,
-    coverage_correction: bool = False,
-    quantile_method: str = "linear",
-    min_units: int = DEFAULT_MIN_UNITS,
-) -> BandwidthSelection:
-    """Data-driven bandwidth(s) for :func:`r3d_teach.r3d`, with every pilot quantity.
-
-    Takes the same data arguments as ``r3d`` (samples, ``Q=``, or ``data=``/``unit=``), and
-    returns what ``r3d`` would use: ``h`` for the order s = p - 1 estimate and ``b_pilot``
-    (per side) for the order-p bias correction.
-
-    Parameters
-    ----------
-    x : (n,) running variable; y : sequence of n unit samples (or column names with ``data=``).
-    method : "frechet" (one IMSE-optimal h) or "simple" (one MSE-optimal h per quantile).
-    p : estimation order; s : order the bandwidth is optimal for (default p - 1, at least 0).
-    quantiles : grid (default 0.01..0.99); kernel : "triangular", "epanechnikov", "uniform".
-    treatment : optional unit-level 0/1 treatment: also selects the first stage's h_den.
-    weights : optional per-observation weights (weighted unit quantiles).
-    Q : optional (n, M) unit quantiles on ``quantiles`` instead of ``y``.
-    coverage_correction : multiply by n^{-s/((2s+3)(s+3))} (coverage-error rule of thumb).
-    min_units : the window keeps at least this many units on each side (default 10).
-
-    Returns
-    -------
-    BandwidthSelection
-        ``.h`` (and ``.h_den``), ``.b_pilot``, plus f̂, the kernel constants, pilots, B±(q), V±(q), R(q).
-    """
-    from . import validate as V
-    from .inputs import prepare_inputs
-
-    method = V.check_method(method)
-    kernel = V.check_kernel(kernel)
-    p = V.check_order(p)
-    s = max(p - 1, 0) if s is None else V.check_order(s, "s")
-    min_units = V.check_count(min_units, "min_units", 0)
-    inp = prepare_inputs(x, y, Q=Q, cutoff=cutoff, quantiles=quantiles, treatment=treatment, weights=weights,
-                         data=data, unit=unit, quantile_method=quantile_method)
-    sel = bandwidth_from_matrix(inp.xc, inp.Q, inp.quantiles, method=method, p=p, s=s, kernel=kernel,
-                                coverage_correction=coverage_correction, min_units=min_units)
-    if inp.treatment is not None:
-        den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet", p=p, s=s,
-                                    kernel=kernel, coverage_correction=coverage_correction,
-                                    integrate=True, min_units=min_units)
-        sel.h_den = float(den.h)
-        sel.denominator = den
-    return sel

@@ -1,43 +1,47 @@
-"""``r3d()``: the R3D estimator for sharp and fuzzy designs (chapters 2–6).
+"""``r3d()``: the R3D estimator for sharp and fuzzy designs (chapters 2–6), and
+``select_bandwidth()``, its first two steps alone.
 
 ``r3d`` reads as the list of its steps (Van Dijcke 2025, §2.5, §2.7.1/§3.3.1, App. A-4):
 
+0. options checked before any work (:mod:`r3d_teach.core.options`);
 1. inputs → unit quantile functions Q̂ (n × M) (:mod:`r3d_teach.core.inputs`,
    :mod:`r3d_teach.core.quantiles`); extreme magnitudes (|y| near 1e308 or 1e-300) are scaled by
    an exact power of two first, so nothing overflows or underflows;
 2. bandwidths: h for the order s = p - 1 fit and b for the order-p bias-correcting fit,
    data-driven (:mod:`r3d_teach.core.bandwidth`; b = the selector's derivative-rate pilot, per
-   side) or given (h given, b not ⇒ b = h, the paper's estimator);
+   side) or given (h given, b not ⇒ b = h, the paper's estimator), resolved by
+   :func:`r3d_teach.core.options.resolve_bandwidths`;
 3. robust bias-corrected one-sided fits of every quantile at the cutoff
    (:func:`r3d_teach.core.locpoly.bias_corrected_fit`): m̂^bc_±(q) = Σ_i ω^±_i(q) Q̂_i(q);
 4. monotone boundary curves (:mod:`r3d_teach.core.frechet`): "frechet" projects each curve onto
    non-decreasing functions (one h and one b per side), "simple" rearranges (per-quantile
    h and b allowed); τ̂(q) = m̂_+(q) - m̂_-(q), fuzzy: divided by the first stage's jump;
-5. influence terms φ_i(q) (:mod:`r3d_teach.core.bootstrap`) and the pointwise robust
+5. influence terms φ_i(q) (:mod:`r3d_teach.core.influence`) and the pointwise robust
    standard error se(q) = √Σ_i φ_i(q)² (clustered: sums within clusters first);
-6. optional multiplier bootstrap: uniform and pointwise bands, nullity / homogeneity /
-   centred-Gini tests.
+6. optional multiplier bootstrap (:mod:`r3d_teach.core.bootstrap`): uniform and pointwise
+   bands, nullity / homogeneity / centred-Gini tests.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from . import validate as V
+from . import validate
+from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection
+from .bootstrap import multiplier_bootstrap
+from .frechet import isotonic_projection, rearrange
+from .gini import gini_from_quantiles
+from .influence import fuzzy_influence, sharp_influence
 from .inputs import Inputs, prepare_inputs
-from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
-from .frechet import REARRANGEMENTS, isotonic_projection, rearrange
-from .bootstrap import (RESIDUAL_RULES, TESTS, check_boot_budget, check_gini_grid, fuzzy_influence,
-                        gini_from_quantiles, multiplier_bootstrap, parse_test_ranges, sharp_influence)
 from .locpoly import SIDES, bias_corrected_fit
+from .options import Bandwidths, FitOptions, check_inference, check_options, resolve_bandwidths
 from .quantiles import safe_scale
 from .results import Diagnostics, FirstStage, R3DResult
 
-__all__ = ["r3d", "R3DResult"]
+__all__ = ["r3d", "select_bandwidth", "R3DResult"]
 
 #: |first-stage jump| below this: the fuzzy ratio is not identified (error)
 FIRST_STAGE_MIN = 1e-6
@@ -54,143 +58,12 @@ NOISE_FLOOR = 1e-13
 FEW_CLUSTERS = 20
 
 
-@dataclass
-class _Options:
-    method: str
-    kernel: str
-    p: int
-    s: int
-    alpha: float
-    n_boot: int
-    tests: tuple
-    rearrangement: str
-    residuals: str
-    min_units: int
-    coverage_correction: bool
+def _fit_sides(xc, Y, h, b: dict, opt: FitOptions, labels=None) -> dict:
+    return {side: bias_corrected_fit(xc, Y, h, b[side], opt.s, opt.p, opt.kernel, side, labels=labels)
+            for side in SIDES}
 
 
-@dataclass
-class _Bandwidths:
-    h: float | np.ndarray
-    b: dict
-    h_den: float | None = None
-    b_den: dict | None = None
-    selection: BandwidthSelection | None = None
-
-
-def _check_options(method, kernel, p, s, alpha, n_boot, tests, rearrangement, residuals, min_units,
-                   coverage_correction, fuzzy) -> _Options:
-    method = V.check_method(method)
-    kernel = V.check_kernel(kernel)
-    p = V.check_order(p)
-    s = max(p - 1, 0) if s is None else V.check_order(s, "s")
-    if s > p:
-        raise ValueError(f"s: the bandwidth's order s = {s} cannot exceed the bias-correcting order p = {p}")
-    if not isinstance(rearrangement, str) or rearrangement not in REARRANGEMENTS:
-        raise ValueError(f"rearrangement: unknown rule {rearrangement!r}; choose one of {REARRANGEMENTS}")
-    if not isinstance(residuals, str) or residuals not in RESIDUAL_RULES:
-        raise ValueError(f"residuals: unknown rule {residuals!r}; choose one of {RESIDUAL_RULES}")
-    if isinstance(tests, str):
-        tests = (tests,)
-    tests = tuple(tests or ())
-    for t in tests:
-        if not isinstance(t, str) or t not in TESTS:
-            raise ValueError(f"tests: unknown test {t!r}; choose from {TESTS}")
-    if fuzzy and "gini" in tests:
-        raise ValueError("tests: the Gini test is defined for sharp designs only (complier Gini "
-                         "coefficients are not identified from the outcome limits)")
-    if not isinstance(coverage_correction, (bool, np.bool_)):
-        raise TypeError(f"coverage_correction: must be True or False, got {coverage_correction!r}")
-    return _Options(method=method, kernel=kernel, p=p, s=s, alpha=V.check_alpha(alpha),
-                    n_boot=V.check_n_boot(n_boot), tests=tests, rearrangement=rearrangement,
-                    residuals=residuals, min_units=V.check_count(min_units, "min_units", 0),
-                    coverage_correction=bool(coverage_correction))
-
-
-def _split_pair(v, name, fuzzy):
-    """A fuzzy design's (outcome, first stage) pair; one scalar serves both."""
-    if v is None or not fuzzy:
-        return v, None
-    if np.ndim(v) == 0:
-        return v, v
-    if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise ValueError(f"{name}: in a fuzzy design give a pair ({name}_num, {name}_den) (or one scalar for both)")
-    return v[0], v[1]
-
-
-def _check_bandwidth(v, name, method, M):
-    """A given bandwidth: a positive scalar, or one per quantile for "simple"; for ``b`` also a
-    dict per side {"+": .., "-": ..}, the form of ``R3DResult.b``."""
-    if v is None:
-        return None
-    if isinstance(v, dict):
-        if name != "b" or set(v) != set(SIDES):
-            raise ValueError(f"{name}: a per-side bandwidth must be a dict with exactly the keys '+' and '-'")
-        return {sd: _check_bandwidth(v[sd], name, method, M) for sd in SIDES}
-    arr = V.check_positive_bandwidth(v, name)
-    if arr.ndim == 0:
-        return float(arr)
-    if method == "frechet":
-        raise ValueError(f"{name}: method 'frechet' uses one bandwidth for the whole curve; give a scalar "
-                         "(per-quantile bandwidths are for method='simple')")
-    if arr.shape != (M,):
-        raise ValueError(f"{name}: per-quantile bandwidths must have one value per quantile ({M}), got shape {arr.shape}")
-    return arr
-
-
-def _sides(v) -> dict:
-    return dict(v) if isinstance(v, dict) else {sd: v for sd in SIDES}
-
-
-def _pilot(b) -> float | np.ndarray:
-    a = np.asarray(b, dtype=float)
-    return float(a) if a.ndim == 0 else a
-
-
-def _bandwidths(inp: Inputs, h, b, opt: _Options) -> _Bandwidths:
-    """h and b (and the first stage's h_den, b_den): given, or the data-driven plug-in with
-    its derivative-rate pilot as b (per side)."""
-    fuzzy = inp.treatment is not None
-    q = inp.quantiles
-    h_num, h_den = _split_pair(h, "h", fuzzy)
-    b_num, b_den = _split_pair(b, "b", fuzzy)
-    h_num, b_num = _check_bandwidth(h_num, "h", opt.method, q.size), _check_bandwidth(b_num, "b", opt.method, q.size)
-    if fuzzy:
-        h_den, b_den = _check_bandwidth(h_den, "h", "frechet", 1), _check_bandwidth(b_den, "b", "frechet", 1)
-    if opt.p == opt.s and (b_num is not None or b_den is not None):
-        raise ValueError(f"b: no bias correction when s = p = {opt.p}; leave b unset")
-    out = _Bandwidths(h=h_num, b={})
-    if h_num is None:
-        sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
-                                    coverage_correction=opt.coverage_correction, min_units=opt.min_units)
-        out.h, out.selection = sel.h, sel
-        out.b = _sides(b_num) if b_num is not None else {sd: _pilot(sel.b_pilot[sd]) for sd in SIDES}
-    else:
-        out.b = _sides(b_num if b_num is not None else h_num)
-    if fuzzy:
-        if h_den is None:
-            den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet",
-                                        p=opt.p, s=opt.s, kernel=opt.kernel, integrate=True,
-                                        coverage_correction=opt.coverage_correction, min_units=opt.min_units)
-            out.h_den = float(den.h)
-            out.b_den = _sides(b_den) if b_den is not None else {sd: _pilot(den.b_pilot[sd]) for sd in SIDES}
-            if out.selection is not None:
-                out.selection.h_den, out.selection.denominator = out.h_den, den
-        else:
-            out.h_den = float(h_den)
-            out.b_den = _sides(b_den if b_den is not None else h_den)
-    if opt.p == opt.s:
-        out.b = _sides(out.h)
-        if fuzzy:
-            out.b_den = _sides(out.h_den)
-    return out
-
-
-def _fit_sides(xc, Y, h, b: dict, opt: _Options, labels=None) -> dict:
-    return {sd: bias_corrected_fit(xc, Y, h, b[sd], opt.s, opt.p, opt.kernel, sd, labels=labels) for sd in SIDES}
-
-
-def _monotone(curve: np.ndarray, q: np.ndarray, opt: _Options) -> np.ndarray:
+def _monotone(curve: np.ndarray, q: np.ndarray, opt: FitOptions) -> np.ndarray:
     if opt.method == "frechet":
         return isotonic_projection(curve, q)
     return rearrange(curve, q, opt.rearrangement)
@@ -200,7 +73,7 @@ def _snap(v: np.ndarray, floor: float) -> np.ndarray:
     return np.where(np.abs(v) < floor, 0.0, v)
 
 
-def _first_stage(inp: Inputs, bw: _Bandwidths, opt: _Options):
+def _first_stage(inp: Inputs, bw: Bandwidths, opt: FitOptions):
     fits = _fit_sides(inp.xc, inp.treatment, bw.h_den, bw.b_den, opt)
     jump = float(fits["+"].intercept[0] - fits["-"].intercept[0])
     if not np.isfinite(jump) or abs(jump) < FIRST_STAGE_MIN:
@@ -221,7 +94,7 @@ def _check_weak(fs: FirstStage) -> None:
 
 
 def _check_cluster_count(clusters: np.ndarray, fits: dict) -> None:
-    counts = {sd: np.unique(clusters[fits[sd].rows]).size for sd in SIDES}
+    counts = {side: np.unique(clusters[fits[side].rows]).size for side in SIDES}
     if min(counts.values()) < FEW_CLUSTERS:
         warnings.warn(f"cluster: only {counts['-']} (left) and {counts['+']} (right) clusters have units in the "
                       f"windows; with fewer than {FEW_CLUSTERS} per side the clustered bands and tests are "
@@ -331,34 +204,31 @@ def r3d(
     >>> paper.b == {"+": 0.5, "-": 0.5}
     True
     """
-    # 1. inputs (every check before any work) and unit quantiles (extreme magnitudes scaled)
-    fuzzy = treatment is not None
-    opt = _check_options(method, kernel, p, s, alpha, n_boot, tests, rearrangement, residuals, min_units,
-                         coverage_correction, fuzzy)
-    rng = V.check_seed(seed) if multipliers is None else None
+    # 0. options (every check before any work)
+    opt = check_options(method=method, kernel=kernel, p=p, s=s, alpha=alpha, n_boot=n_boot, tests=tests,
+                        rearrangement=rearrangement, residuals=residuals, min_units=min_units,
+                        coverage_correction=coverage_correction, quantile_method=quantile_method,
+                        progress=progress, fuzzy=treatment is not None)
+    rng = validate.check_seed(seed) if multipliers is None else None
     if multipliers is not None:
-        multipliers = V.as_real_array(multipliers, "multipliers")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress: must be True or False, got {progress!r}")
+        multipliers = validate.as_real_array(multipliers, "multipliers")
+
+    # 1. inputs and unit quantiles (extreme magnitudes scaled); then the checks that need their size
     inp = prepare_inputs(x, y, Q=Q, cutoff=cutoff, quantiles=quantiles, treatment=treatment, weights=weights,
-                         cluster=cluster, data=data, unit=unit, quantile_method=quantile_method)
+                         cluster=cluster, data=data, unit=unit, quantile_method=opt.quantile_method)
     q = inp.quantiles
-    ranges = parse_test_ranges(test_ranges, q)  # validate early, even when no bootstrap is run
-    if "gini" in opt.tests and (opt.n_boot or multipliers is not None):
-        check_gini_grid(q)
-    if opt.n_boot:
-        check_boot_budget(opt.n_boot, inp.n, q.size, len(ranges))
+    _, multipliers = check_inference(opt, inp, test_ranges, multipliers)
     Z, scale = safe_scale(inp.Q)
     floor = NOISE_FLOOR * float(np.max(np.abs(Z)))
 
     # 2. bandwidths h and b
-    bw = _bandwidths(inp, h, b, opt)
+    bw = resolve_bandwidths(inp, h, b, opt)
 
     # 3. bias-corrected fits on each side; 4. monotone curves and the effect
     fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q)
-    raw = {sd: fits[sd].intercept for sd in SIDES}
-    conv = {sd: fits[sd].conventional.intercept for sd in SIDES}
-    mono = {sd: _monotone(raw[sd], q, opt) for sd in SIDES}
+    raw = {side: fits[side].intercept for side in SIDES}
+    conv = {side: fits[side].conventional.intercept for side in SIDES}
+    mono = {side: _monotone(raw[side], q, opt) for side in SIDES}
     numerator = _snap(mono["+"] - mono["-"], floor)
     numerator_conv = _snap(_monotone(conv["+"], q, opt) - _monotone(conv["-"], q, opt), floor)
 
@@ -367,7 +237,7 @@ def r3d(
                                 q if opt.method == "frechet" else None, inp.clusters, floor=floor)
     if inp.clusters is not None:
         _check_cluster_count(inp.clusters, fits)
-    tau_z, tau_conv_z, first_stage, fs_influence = numerator, numerator_conv, None, None
+    tau_z, tau_conv_z, first_stage, fs_influence, t_fits = numerator, numerator_conv, None, None, None
     if inp.treatment is not None:
         t_fits, jump, jump_conv = _first_stage(inp, bw, opt)
         influence, fs_influence = fuzzy_influence(influence, t_fits["+"], t_fits["-"], inp.treatment, numerator,
@@ -377,7 +247,6 @@ def r3d(
                                  h_den=bw.h_den, b_den=bw.b_den)
         _check_weak(first_stage)
         tau_z, tau_conv_z = numerator / jump, numerator_conv / jump_conv
-        fits.update({"T+": t_fits["+"], "T-": t_fits["-"]})
 
     res = R3DResult(
         quantiles=q, tau=tau_z * scale, se=influence.se() * scale, tau_conventional=tau_conv_z * scale,
@@ -389,8 +258,8 @@ def r3d(
         diagnostics=Diagnostics(
             fits=fits, unit_quantiles=inp.Q, x=inp.x, influence=influence.scaled(scale), numerator=numerator * scale,
             units=inp.units, clusters=inp.clusters, cluster_labels=inp.cluster_labels, bandwidth=bw.selection,
-            first_stage_influence=fs_influence,
-            options=dict(s=opt.s, quantile_method=inp.quantile_method, rearrangement=opt.rearrangement,
+            first_stage_fits=t_fits, first_stage_influence=fs_influence,
+            options=dict(s=opt.s, quantile_method=opt.quantile_method, rearrangement=opt.rearrangement,
                          residuals=opt.residuals, coverage_correction=opt.coverage_correction,
                          weighted=inp.weighted, min_units=opt.min_units, scale=scale)),
     )
@@ -406,7 +275,7 @@ def r3d(
         gini_parts = (mono["+"], mono["-"], influence.plus, influence.minus)
     boot = multiplier_bootstrap(
         influence.terms, tau_z, q, n_boot=opt.n_boot, alpha=opt.alpha, rng=rng, multipliers=multipliers,
-        tests=opt.tests, test_ranges=test_ranges, gini_parts=gini_parts, progress=progress,
+        tests=opt.tests, test_ranges=test_ranges, gini_parts=gini_parts, progress=opt.progress,
         rows=influence.rows, n_units=inp.n, clusters=influence.clusters,
     ).scaled(scale)
     res.n_boot = boot.n_boot
@@ -422,3 +291,52 @@ def _check_finite(res: R3DResult) -> None:
         if not np.all(np.isfinite(getattr(res, name))):
             raise ValueError(f"y: the {name} of this fit is not representable in float64 (values near "
                              "±1.8e308); rescale y (e.g. to thousands) and refit")
+
+
+def select_bandwidth(
+    x,
+    y=None,
+    *,
+    cutoff: float = 0.0,
+    method: str = "frechet",
+    p: int = 2,
+    s: int | None = None,
+    quantiles=None,
+    kernel: str = "triangular",
+    treatment=None,
+    weights=None,
+    Q=None,
+    data=None,
+    unit: str | None = None,
+    coverage_correction: bool = False,
+    quantile_method: str = "linear",
+    min_units: int = DEFAULT_MIN_UNITS,
+) -> BandwidthSelection:
+    """Data-driven bandwidth(s) for :func:`r3d_teach.r3d`, with every pilot quantity.
+
+    Takes the same data arguments as ``r3d`` (samples, ``Q=``, or ``data=``/``unit=``), and
+    returns what ``r3d`` would use: ``h`` for the order s = p - 1 estimate and ``b_pilot``
+    (per side) for the order-p bias correction.
+
+    Parameters
+    ----------
+    x : (n,) running variable; y : sequence of n unit samples (or column names with ``data=``).
+    method : "frechet" (one IMSE-optimal h) or "simple" (one MSE-optimal h per quantile).
+    p : estimation order; s : order the bandwidth is optimal for (default p - 1, at least 0).
+    quantiles : grid (default 0.01..0.99); kernel : "triangular", "epanechnikov", "uniform".
+    treatment : optional unit-level 0/1 treatment: also selects the first stage's h_den.
+    weights : optional per-observation weights (weighted unit quantiles).
+    Q : optional (n, M) unit quantiles on ``quantiles`` instead of ``y``.
+    coverage_correction : multiply by n^{-s/((2s+3)(s+3))} (coverage-error rule of thumb).
+    min_units : the window keeps at least this many units on each side (default 10).
+
+    Returns
+    -------
+    BandwidthSelection
+        ``.h`` (and ``.h_den``), ``.b_pilot``, plus f̂, the kernel constants, pilots, B±(q), V±(q), R(q).
+    """
+    opt = check_options(method=method, kernel=kernel, p=p, s=s, coverage_correction=coverage_correction,
+                        quantile_method=quantile_method, min_units=min_units)
+    inp = prepare_inputs(x, y, Q=Q, cutoff=cutoff, quantiles=quantiles, treatment=treatment, weights=weights,
+                         data=data, unit=unit, quantile_method=opt.quantile_method)
+    return resolve_bandwidths(inp, None, None, opt).selection

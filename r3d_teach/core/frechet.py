@@ -37,6 +37,7 @@ import numpy as np
 from scipy.optimize import isotonic_regression
 
 from .quantiles import grid_weights
+from .validate import check_choice
 
 __all__ = ["isotonic_projection", "rearrange", "REARRANGEMENTS"]
 
@@ -96,8 +97,7 @@ def rearrange(curves: np.ndarray, quantiles: np.ndarray, how: str = "sort") -> n
     ``how="sort"`` (default): exact rearrangement (sort the values).
     ``how="interpolated"``: R3D 0.1.0's interpolated rearrangement on 1,001 points.
     """
-    if how not in REARRANGEMENTS:
-        raise ValueError(f"rearrangement: unknown rule {how!r}; choose one of {REARRANGEMENTS}")
+    check_choice(how, REARRANGEMENTS, "rearrangement", "rule")
     a = np.asarray(curves, dtype=float)
     if how == "sort":
         return np.sort(a, axis=-1)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import validate as V
-from .quantiles import QUANTILE_METHODS, unit_quantiles
+from . import validate
+from .quantiles import unit_quantiles
 
 __all__ = ["Inputs", "prepare_inputs", "split_frame", "group_units", "check_frame", "UnitGroups", "DEFAULT_QUANTILES"]
 
@@ -67,7 +67,7 @@ class UnitGroups:
     def column(self, data, col: str, arg: str, numeric: bool = True, allow_bool: bool = False) -> np.ndarray:
         """A column in unit order (checked numeric unless ``numeric=False``)."""
         raw = data[col].to_numpy()
-        vals = V.as_real_array(raw, f"{arg}: column {col!r}", allow_bool=allow_bool) if numeric else raw
+        vals = validate.as_real_array(raw, f"{arg}: column {col!r}", allow_bool=allow_bool) if numeric else raw
         return vals[self.order]
 
     def split(self, data, col: str, arg: str) -> list:
@@ -143,9 +143,8 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
     Exactly one of ``y`` (unit samples, or a column name with ``data=``) and ``Q`` (an n × M
     matrix of unit quantiles on the grid ``quantiles``, which is then required) is given.
     """
-    cutoff = V.check_cutoff(cutoff)
-    if not isinstance(quantile_method, str) or quantile_method not in QUANTILE_METHODS:
-        raise ValueError(f"quantile_method: unknown method {quantile_method!r}; choose one of {QUANTILE_METHODS}")
+    cutoff = validate.check_cutoff(cutoff)
+    quantile_method = validate.check_quantile_method(quantile_method)
     units = None
     if data is not None:
         if Q is not None:
@@ -153,7 +152,7 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         x, y, treatment, weights, cluster, units = split_frame(data, x, y, unit, treatment, weights, cluster)
     elif unit is not None:
         raise ValueError("unit: is a column name of data=; without data= give one sample per unit in y")
-    xv = V.check_running_variable(x, "x")
+    xv = validate.check_running_variable(x, "x")
     if Q is not None:
         if y is not None:
             raise ValueError("Q: give either y (unit samples) or Q (unit quantiles), not both")
@@ -161,8 +160,8 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
             raise ValueError("quantiles: required with Q= (the grid Q's columns are evaluated on)")
         if weights is not None:
             raise ValueError("weights: apply to samples; with Q= the quantiles are already computed")
-        q = V.check_quantile_grid(quantiles)
-        Qm = V.as_real_array(Q, "Q")
+        q = validate.check_quantile_grid(quantiles)
+        Qm = validate.as_real_array(Q, "Q")
         if Qm.ndim != 2 or Qm.shape != (xv.size, q.size):
             raise ValueError(f"Q: must be an (n_units, n_quantiles) = ({xv.size}, {q.size}) matrix, got shape {Qm.shape}")
         bad = ~np.isfinite(Qm)
@@ -176,19 +175,19 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
     else:
         if y is None:
             raise ValueError("y: give the units' samples (or Q= with precomputed unit quantiles)")
-        q = V.check_quantile_grid(DEFAULT_QUANTILES if quantiles is None else quantiles)
-        ys = V.check_samples(y, "y")
+        q = validate.check_quantile_grid(DEFAULT_QUANTILES if quantiles is None else quantiles)
+        ys = validate.check_samples(y, "y")
         if len(ys) != xv.size:
             raise ValueError(f"y: has {len(ys)} units but x has {xv.size} (lengths must match)")
         if weights is not None:
-            weights = V.check_unit_weights(weights, ys)
+            weights = validate.check_unit_weights(weights, ys)
         Qm = unit_quantiles(ys, q, weights=weights, method=quantile_method)
     xc = xv - cutoff
-    V.check_sides(xc)
-    tv = V.check_treatment(treatment, xv.size) if treatment is not None else None
+    validate.check_sides(xc)
+    tv = validate.check_treatment(treatment, xv.size) if treatment is not None else None
     codes = labels = None
     if cluster is not None:
-        codes, labels = V.check_labels(cluster, xv.size, "cluster")
+        codes, labels = validate.check_labels(cluster, xv.size, "cluster")
     return Inputs(x=xv, xc=xc, cutoff=cutoff, quantiles=q, Q=Qm, treatment=tv, clusters=codes,
                   cluster_labels=labels, units=units, weighted=weights is not None,
                   quantile_method=quantile_method)

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .validate import check_quantile_grid, check_samples, check_unit_weights
+from .validate import QUANTILE_METHODS, check_quantile_grid, check_quantile_method, check_samples, check_unit_weights
 
 __all__ = [
     "unit_quantiles",
@@ -50,9 +50,6 @@ __all__ = [
     "INDEX_FUZZ",
     "QUANTILE_METHODS",
 ]
-
-QUANTILE_METHODS = ("linear", "inverted_cdf")
-
 
 def _concat(y: Sequence[np.ndarray]):
     sizes = np.array([len(v) for v in y], dtype=np.int64)
@@ -223,8 +220,7 @@ def unit_quantiles(
     >>> unit_quantiles([z], [0.1, 0.5], weights=[w]).round(12).tolist()  # heavy weight on 3
     [[1.6, 3.0]]
     """
-    if method not in QUANTILE_METHODS:
-        raise ValueError(f"quantile_method: unknown method {method!r}; choose one of {QUANTILE_METHODS}")
+    check_quantile_method(method)
     q = check_quantile_grid(quantiles)
     if weights is None and isinstance(y, np.ndarray) and y.ndim == 2 and y.dtype != object:
         return _quantiles_matrix(y, q, method)

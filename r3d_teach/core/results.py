@@ -19,7 +19,6 @@ R3D (sharp, method = frechet, p = 2, kernel = triangular)
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -28,7 +27,12 @@ import pandas as pd
 from scipy.stats import norm
 
 from .bandwidth import BandwidthSelection
-from .bootstrap import BootstrapResult, Influence, critical_value, gini_from_quantiles
+from .bootstrap import BootstrapResult, critical_value
+from .gini import gini_from_quantiles
+from .influence import Influence
+from .plotting import plot_boundary, plot_effect
+from .summary import Summary
+from .validate import check_alpha
 
 __all__ = ["R3DResult", "FirstStage", "Diagnostics", "Summary"]
 
@@ -57,9 +61,10 @@ class FirstStage:
 
 @dataclass
 class Diagnostics:
-    """Intermediate objects of a fit, for teaching and for checking: the one-sided fits
-    (``fits["+"]``, ``fits["-"]``, fuzzy ``fits["T+"]``, ``fits["T-"]``: bias-corrected fits
-    holding the order p - 1 fit at h and the order-p fit at b), the unit quantile matrix, the
+    """Intermediate objects of a fit, for teaching and for checking: the one-sided fits of the
+    outcome (``fits["+"]`` right of the cutoff, ``fits["-"]`` left: bias-corrected fits holding
+    the order p - 1 fit at h and the order-p fit at b) and, fuzzy, of the treatment
+    (``first_stage_fits["+"]``, ``first_stage_fits["-"]``), the unit quantile matrix, the
     influence terms (on y's scale: τ̂ - τ ≈ Σ_i terms_i), the bandwidth selection (when
     data-driven), the bootstrap (when run).  The fits are computed on the unit quantiles divided
     by ``options["scale"]``, an exact power of two that is 1 unless |y| is extreme."""
@@ -74,12 +79,13 @@ class Diagnostics:
     cluster_labels: np.ndarray | None = None
     bandwidth: BandwidthSelection | None = None
     bootstrap: BootstrapResult | None = None
+    first_stage_fits: dict | None = None
     first_stage_influence: Influence | None = None
     options: dict = field(default_factory=dict)
 
 
 def _fmt_b(b: dict) -> str:
-    vals = [np.atleast_1d(np.asarray(b[sd], dtype=float)) for sd in ("-", "+")]
+    vals = [np.atleast_1d(np.asarray(b[side], dtype=float)) for side in ("-", "+")]
     if all(v.size == 1 for v in vals):
         lo, hi = float(vals[0][0]), float(vals[1][0])
         return f"{lo:.4g}" if np.isclose(lo, hi, rtol=1e-12, atol=0) else f"{lo:.4g} (left) / {hi:.4g} (right)"
@@ -160,8 +166,6 @@ class R3DResult:
         τ̂ ± z_{1-α/2} sd, with the bootstrap standard deviation when bootstrapped and the
         analytic ``se`` otherwise.  ``alpha`` defaults to the fit's.
         """
-        from .validate import check_alpha
-
         a = self.alpha if alpha is None else check_alpha(alpha)
         if kind not in ("uniform", "pointwise"):
             raise ValueError(f"kind: must be 'uniform' or 'pointwise', got {kind!r}")
@@ -246,47 +250,12 @@ class R3DResult:
 
         Returns the matplotlib Axes (or an array of two when ``boundary``).
         """
-        from .plotting import plot_boundary, plot_effect
-
         if not boundary:
             return plot_effect(self, ax=ax, pointwise=pointwise)
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # matplotlib loads only when a figure is drawn
 
         if ax is None:
             _, ax = plt.subplots(1, 2, figsize=(10, 3.8))
         plot_effect(self, ax=ax[0], pointwise=pointwise)
         plot_boundary(self, ax=ax[1])
         return ax
-
-
-@dataclass
-class Summary:
-    """A fit's summary: header lines, the per-quantile table and the tests.  ``str()`` gives
-    text, notebooks render ``_repr_html_`` (once), ``to_frame()`` returns the table."""
-
-    header: list
-    table: pd.DataFrame
-    tests: pd.DataFrame
-    gini: dict | None = None
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
-
-    def __str__(self) -> str:
-        with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-            parts = ["\n".join(self.header), self.table.to_string(index=False)]
-            if len(self.tests):
-                parts += ["Tests:", self.tests.to_string(index=False)]
-        return "\n".join(parts)
-
-    def __repr__(self) -> str:
-        return self.__str__()
-
-    def _repr_html_(self) -> str:
-        head = "<br>".join(html.escape(h).replace("  ", "&nbsp;&nbsp;") for h in self.header)
-        out = [f"<div class='r3d-summary'><p style='font-family:monospace'>{head}</p>",
-               self.table.to_html(index=False, float_format="{:.4f}".format)]
-        if len(self.tests):
-            out += ["<p><b>Tests</b></p>", self.tests.to_html(index=False, float_format="{:.4f}".format)]
-        out.append("</div>")
-        return "\n".join(out)

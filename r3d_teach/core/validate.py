@@ -20,10 +20,13 @@ import numbers
 from collections.abc import Iterator, Mapping, Set
 
 import numpy as np
+import pandas as pd
 
 from .kernels import KERNELS
 
 METHODS = ("frechet", "simple")
+#: the unit-quantile rules of :func:`r3d_teach.unit_quantiles` (type 7 and the inverse EDF)
+QUANTILE_METHODS = ("linear", "inverted_cdf")
 
 
 _KIND_NAMES = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time spans",
@@ -178,6 +181,25 @@ def check_method(method) -> str:
     return method.lower()
 
 
+def check_quantile_method(method, name: str = "quantile_method") -> str:
+    if not isinstance(method, str) or method not in QUANTILE_METHODS:
+        raise ValueError(f"{name}: unknown quantile method {method!r}; choose one of {QUANTILE_METHODS}")
+    return method
+
+
+def check_choice(value, choices, name: str, what: str = "value") -> str:
+    """One of a fixed set of names (case-sensitive), e.g. a residual rule or a test."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: unknown {what} {value!r}; choose one of {tuple(choices)}")
+    return value
+
+
+def check_flag(v, name: str) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: must be True or False, got {v!r}")
+    return bool(v)
+
+
 def check_alpha(alpha, name: str = "alpha") -> float:
     if isinstance(alpha, (bool, str, bytes, complex)) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"{name}: must be a number in (0, 1), got {type(alpha).__name__} {alpha!r}")
@@ -189,6 +211,16 @@ def check_alpha(alpha, name: str = "alpha") -> float:
 
 def check_n_boot(n_boot) -> int:
     return check_count(n_boot, "n_boot", 0)
+
+
+def check_multipliers(multipliers, n_units: int, name: str = "multipliers") -> np.ndarray:
+    """Bootstrap multipliers: a finite (n_units, B) matrix, column b the draws of draw b."""
+    xi = as_real_array(multipliers, name)
+    if xi.ndim != 2 or xi.shape[0] != n_units:
+        raise ValueError(f"{name}: must be an (n_units, B) matrix with n_units = {n_units}, got shape {xi.shape}")
+    if not np.all(np.isfinite(xi)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return xi
 
 
 def check_positive_bandwidth(h, name: str = "h") -> np.ndarray:
@@ -258,8 +290,6 @@ def check_count(v, name: str, minimum: int = 0) -> int:
 def check_labels(labels, n: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Unit-level labels (e.g. clusters): one per unit, no missing values.  Returns the codes
     0..G-1 (in order of first appearance) and the labels."""
-    import pandas as pd
-
     if isinstance(labels, (str, bytes, Mapping, Set, Iterator)):
         raise TypeError(f"{name}: must be an array or a list with one label per unit, got a {type(labels).__name__}")
     arr = np.asarray(labels)

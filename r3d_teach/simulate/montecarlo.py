@@ -73,9 +73,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..core.bandwidth import select_bandwidth
 from ..core.bootstrap import covariance_root, multiplier_bootstrap
-from ..core.estimator import r3d
+from ..core.estimator import r3d, select_bandwidth
 from ..core.quantiles import DECILES
 from ..core.validate import check_alpha, check_count, check_quantile_grid
 from .baselines import quantile_rd

@@ -25,8 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..core.bandwidth import select_bandwidth
-from ..core.estimator import r3d
+from ..core.estimator import r3d, select_bandwidth
 from ..core.frechet import rearrange
 from ..core.kernels import bias_variance_constants
 from ..simulate import CrossingDesign, CurvatureDesign
@@ -136,8 +135,8 @@ def bandwidth_vs_optimal(n_units: int = 300, kappa: float = 8.0, seeds=(0, 1, 2,
     """
     design = CurvatureDesign(kappa=kappa, sigma_u=sigma_u)
     hs = []
-    for sd in seeds:
-        sim = design.sample(n_units, n_draws, sd)
+    for seed in seeds:
+        sim = design.sample(n_units, n_draws, seed)
         hs.append(select_bandwidth(sim.x, sim.y, method="frechet", quantiles=GRID4).h)
     s2 = sigma_u**2 + quantile_noise_var(n_draws, GRID4)
     s2_bar = float(np.trapezoid(s2, GRID4) / (GRID4[-1] - GRID4[0]))  # IMSE: integrate V

@@ -1,0 +1,192 @@
+"""Influence terms: the linearisation of the estimate that the standard errors, bands and tests
+use (Van Dijcke 2025, eq. 14 and App. A-4.3; book chapter 5).
+
+Each boundary value is linear in the unit outcomes, m̂_±(q) = Σ_i ω^±_i(q) Q_i(q), with the
+bias-corrected equivalent-kernel weights ω of :class:`r3d_teach.core.locpoly.BiasCorrectedFit`.
+Its sampling error is Σ_i φ^±_i(q) with
+
+    φ^±_i(q) = ω^±_i(q) ê^±_i(q),
+
+ê the residuals of the order-p fit at b (:mod:`r3d_teach.core.residuals`; "frechet" projects
+each unit's fitted curve onto non-decreasing functions first).  Then
+
+* sharp:  φ_i = φ^+_i - φ^-_i (the sides' windows are disjoint);
+* fuzzy (delta method for τ̂_F = Δ_Y / Δ_T):  φ_i = (Δ_T φ^Y_i - Δ_Y φ^T_i) / Δ_T², with φ^T the
+  first stage's own terms (its windows and weights);
+* clustered: the terms are summed within clusters, and the "hc3" rule becomes CR3 (each
+  cluster's residuals times (I - H_gg)⁻¹, Bell and McCaffrey 2002).
+
+The pointwise robust standard error is se(q) = √Σ_g (Σ_{i∈g} φ_i(q))² (g: clusters, or units).
+
+Example
+-------
+>>> import numpy as np
+>>> from r3d_teach.core.influence import Influence, cluster_sums
+>>> terms = np.array([[0.3, 0.1], [0.4, -0.1], [0.0, 0.2]])
+>>> Influence(rows=np.arange(3), terms=terms).se().round(6).tolist()          # √Σ_i φ_i²
+[0.5, 0.244949]
+>>> cluster_sums(terms, np.array([0, 0, 1])).tolist()                           # units 0 and 1 together
+[[0.7, 0.0], [0.0, 0.2]]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frechet import isotonic_projection
+from .locpoly import BiasCorrectedFit, side_mask
+from .residuals import bootstrap_residuals, nn_residuals
+
+__all__ = ["Influence", "side_influence", "sharp_influence", "fuzzy_influence", "cluster_sums",
+           "cluster_leverage_residuals"]
+
+
+@dataclass
+class Influence:
+    """Linearisation of the estimate: τ̂(q) - τ(q) ≈ Σ_i terms_i(q) (Van Dijcke 2025, A-4.3).
+
+    ``rows``: the units with a term (inside some window), ``terms`` (n_r, M); sharp designs also
+    keep the two boundary curves' parts ``plus``/``minus`` (m̂_± - m_± ≈ Σ_i ±parts_i) for the
+    Gini test; ``clusters``: the cluster code of each row (None: every unit its own cluster).
+    """
+
+    rows: np.ndarray
+    terms: np.ndarray
+    plus: np.ndarray | None = None
+    minus: np.ndarray | None = None
+    clusters: np.ndarray | None = None
+
+    def se(self) -> np.ndarray:
+        """Pointwise standard error √Σ_g (Σ_{i∈g} terms_i)² (g: clusters, or units)."""
+        return np.sqrt(np.sum(cluster_sums(self.terms, self.clusters) ** 2, axis=0))
+
+    def full(self, n_units: int) -> np.ndarray:
+        """The (n_units, M) matrix of terms, zero for units without one."""
+        out = np.zeros((n_units,) + self.terms.shape[1:])
+        out[self.rows] = self.terms
+        return out
+
+    def scaled(self, scale: float) -> "Influence":
+        """The terms of the outcome multiplied by ``scale``."""
+        if scale == 1.0:
+            return self
+        mul = (lambda a: None if a is None else a * scale)
+        return Influence(rows=self.rows, terms=self.terms * scale, plus=mul(self.plus), minus=mul(self.minus),
+                         clusters=self.clusters)
+
+
+def cluster_sums(terms: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
+    """Rows of ``terms`` summed within clusters (codes 0..G-1, not necessarily all present);
+    ``clusters=None`` returns ``terms``."""
+    if clusters is None:
+        return terms
+    codes, inv = np.unique(clusters, return_inverse=True)
+    out = np.zeros((codes.size,) + terms.shape[1:])
+    np.add.at(out, inv, terms)
+    return out
+
+
+def cluster_leverage_residuals(bias, rows: np.ndarray, clusters: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """CR3 residuals: each cluster's raw residuals multiplied by (I - H_gg)⁻¹, with H_gg the
+    block of the hat matrix H_ij = K_j r_i'S⁻¹r_j of the order-p fit ``bias`` that belongs to
+    cluster g's units (Bell and McCaffrey 2002; rdrobust's ``vce="cr3"``).  Units of one
+    cluster close in x pull the fit together, so their in-sample residuals sum to too little;
+    unit by unit this is the HC3 factor 1/(1 - ℓ_i).  ``rows``: the units of ``e`` (n_r, M),
+    ``clusters``: their cluster codes."""
+    codes, g_of = np.unique(clusters, return_inverse=True)
+    order = np.argsort(g_of, kind="stable")
+    counts = np.bincount(g_of, minlength=codes.size)
+    gmax = int(counts.max())
+    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx = np.full((codes.size, gmax), -1)
+    idx[g_of[order], slot] = order
+    pad = idx < 0
+    safe = np.where(pad, 0, idx)
+    u = bias.xc[rows, None] / bias.h[None, :]                      # (n_r, M)
+    K = bias.active_values(bias.k_active, rows)                     # (n_r, M)
+    P = u[..., None] ** np.arange(bias.p + 1)                       # (n_r, M, p+1)
+    Sinv = bias.sinv if bias.sinv.ndim == 3 else np.broadcast_to(bias.sinv, (u.shape[1],) + bias.sinv.shape)
+    A = np.einsum("nmj,mjk->nmk", P, Sinv)                          # r_i'S⁻¹
+    Ag, Pg, Kg = A[safe], P[safe], np.where(pad[..., None], 0.0, K[safe])    # (G, g, M, ...)
+    H = np.einsum("gimk,gjmk->gmij", Ag, Pg) * Kg.transpose(0, 2, 1)[:, :, None, :]  # (G, M, g, g)
+    H = np.where((pad[:, None, :, None] | pad[:, None, None, :]), 0.0, H)
+    eye = np.eye(gmax)
+    rhs = np.where(pad[..., None], 0.0, e[safe]).transpose(0, 2, 1)[..., None]      # (G, M, g, 1)
+    try:
+        sol = np.linalg.solve(eye - H, rhs)[..., 0]
+    except np.linalg.LinAlgError:  # a cluster with leverage one: no correction there
+        sol = (np.linalg.pinv(eye - H) @ rhs)[..., 0]
+    out = np.zeros_like(e)
+    out[idx[~pad]] = sol.transpose(0, 2, 1)[~pad]
+    return out
+
+
+def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
+                   project: np.ndarray | None = None, floor: float = 0.0,
+                   clusters: np.ndarray | None = None) -> np.ndarray:
+    """Influence terms of one bias-corrected boundary value, on ``fit.rows``:
+
+        φ_i(q) = ω_i(q) ê_i(q),   ê_i = Y_i - (order-p fit at b)(X̃_i),
+
+    leverage-corrected with the order-p fit's leverage ("hc3": ê/(1-ℓ), "hc2": ê/√(1-ℓ),
+    "raw"; "nn": nearest-neighbour residuals).  ``project``: the quantile grid, to project
+    each unit's fitted curve onto non-decreasing functions first (Fréchet).  The robust
+    standard error √Σφ² equals rdrobust's with ``vce="hc3"``.  With ``clusters`` (the codes
+    of ``fit.rows``), "hc3" becomes its cluster version CR3
+    (:func:`cluster_leverage_residuals`).  Residuals smaller than ``floor`` in absolute value
+    are rounding noise and set to zero.
+    """
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    rows, bias = fit.rows, fit.bias
+    active = fit.omega != 0
+    if rule == "nn":
+        nn = nn_residuals(bias.xc, Y, side_mask(bias.xc, fit.side))[rows]
+        e = bootstrap_residuals(Y[rows], None, None, active, rule, nn)
+    else:
+        fitted = bias.fitted_at(rows)
+        if project is not None:
+            fitted = isotonic_projection(fitted, project)
+        lev = bias.active_values(bias.lev_active, rows)
+        if rule == "hc3" and clusters is not None:
+            e = cluster_leverage_residuals(bias, rows, clusters, np.where(active, Y[rows] - fitted, 0.0))
+            e = np.where(active, e, 0.0)
+        else:
+            e = bootstrap_residuals(Y[rows], fitted, lev, active, rule)
+    if floor > 0:
+        e = np.where(np.abs(e) < floor, 0.0, e)
+    return fit.omega * e
+
+
+def sharp_influence(fit_plus: BiasCorrectedFit, fit_minus: BiasCorrectedFit, Y: np.ndarray,
+                    rule: str = "hc3", project: np.ndarray | None = None,
+                    clusters: np.ndarray | None = None, floor: float = 0.0) -> Influence:
+    """τ̂ = m̂_+ - m̂_-: terms φ^+ - φ^- on the units of both windows (the sides are disjoint)."""
+    rows = np.union1d(fit_plus.rows, fit_minus.rows)
+    parts = {}
+    for side, fit in (("+", fit_plus), ("-", fit_minus)):
+        full = np.zeros((rows.size, fit.omega.shape[1]))
+        cl = None if clusters is None else clusters[fit.rows]
+        full[np.searchsorted(rows, fit.rows)] = side_influence(fit, Y, rule, project, floor, cl)
+        parts[side] = full
+    return Influence(rows=rows, terms=parts["+"] - parts["-"], plus=parts["+"], minus=parts["-"],
+                     clusters=None if clusters is None else clusters[rows])
+
+
+def fuzzy_influence(numerator: Influence, t_plus: BiasCorrectedFit, t_minus: BiasCorrectedFit,
+                    T: np.ndarray, num_hat: np.ndarray, jump: float, rule: str = "hc3",
+                    clusters: np.ndarray | None = None) -> tuple[Influence, Influence]:
+    """Delta method for τ̂_F = Δ_Y / Δ_T: terms (Δ_T φ_Y - Δ_Y φ_T) / Δ_T², with φ_T the first
+    stage's own terms (its windows and weights).  Returns (ratio, first stage)."""
+    first = sharp_influence(t_plus, t_minus, T, rule, None, clusters)
+    rows = np.union1d(numerator.rows, first.rows)
+    M = numerator.terms.shape[1]
+    phi_y = np.zeros((rows.size, M))
+    phi_y[np.searchsorted(rows, numerator.rows)] = numerator.terms
+    phi_t = np.zeros(rows.size)
+    phi_t[np.searchsorted(rows, first.rows)] = first.terms[:, 0]
+    terms = (jump * phi_y - num_hat[None, :] * phi_t[:, None]) / jump**2
+    ratio = Influence(rows=rows, terms=terms, clusters=None if clusters is None else clusters[rows])
+    return ratio, first

@@ -1,0 +1,265 @@
+"""The options layer: every setting of a fit checked in one place, before any work, and the
+bandwidths resolved once.
+
+A fit has *data* (x, the samples or Q, treatment, weights, cluster; prepared by
+:mod:`r3d_teach.core.inputs`) and *options* (everything else).  Every public entry point —
+:func:`r3d_teach.r3d`, :func:`r3d_teach.select_bandwidth`, the validity tools, the ``r3d``
+command, the Monte Carlo runner — checks its options here, through the argument checks of
+:mod:`r3d_teach.core.validate`, so they accept and refuse the same values with the same
+messages.  Three steps, in this order:
+
+1. :func:`check_options` → a frozen :class:`FitOptions` (before the data are read);
+2. :func:`check_inference` → the test ranges, the Gini grid, the bootstrap budget and the
+   ``multipliers`` matrix, once the number of units and the grid are known (before any fit);
+3. :func:`resolve_bandwidths` → h, b and the fuzzy first stage's h_den, b_den:
+
+   * given h, b: checked (a positive scalar, or one per quantile with ``method="simple"``; b
+     also per side ``{"+": .., "-": ..}``; fuzzy: a pair ``(outcome, first stage)`` or one
+     scalar for both);
+   * h not given: the data-driven plug-in of :mod:`r3d_teach.core.bandwidth` (order s), with
+     its derivative-rate pilot as b (per side) unless b is given;
+   * h given and b not: b = h (the paper's estimator: the order-p fit at h);
+   * s = p: no bias correction, so b is refused and set to h.
+
+Example
+-------
+>>> import numpy as np
+>>> from r3d_teach.core.options import check_options
+>>> opt = check_options(p=2, n_boot=999)
+>>> opt.s, opt.method, opt.tests
+(1, 'frechet', ('nullity', 'homogeneity'))
+>>> check_options(p=1, s=3)
+Traceback (most recent call last):
+...
+ValueError: s: the bandwidth's order s = 3 cannot exceed the bias-correcting order p = 1
+>>> check_options(coverage_correction="yes")
+Traceback (most recent call last):
+...
+TypeError: coverage_correction: must be True or False, got 'yes'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from . import validate
+from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
+from .bootstrap import TESTS, check_boot_budget, parse_test_ranges
+from .frechet import REARRANGEMENTS
+from .gini import check_gini_grid
+from .inputs import DEFAULT_QUANTILES, Inputs
+from .locpoly import SIDES
+from .residuals import RESIDUAL_RULES
+
+__all__ = ["FitOptions", "check_options", "check_inference", "check_bandwidths", "check_r3d_kwargs",
+           "Bandwidths", "resolve_bandwidths", "OPTION_NAMES"]
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The checked options of a fit (see :func:`r3d_teach.r3d` for their meaning).
+
+    ``as_kwargs()`` gives them back as keyword arguments of ``r3d``.
+    """
+
+    method: str = "frechet"
+    kernel: str = "triangular"
+    p: int = 2
+    s: int = 1
+    alpha: float = 0.05
+    n_boot: int = 0
+    tests: tuple = ("nullity", "homogeneity")
+    rearrangement: str = "sort"
+    residuals: str = "hc3"
+    min_units: int = DEFAULT_MIN_UNITS
+    coverage_correction: bool = False
+    quantile_method: str = "linear"
+    progress: bool = False
+
+    def as_kwargs(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: the keyword arguments of ``r3d`` that are options (checked by :func:`check_options`)
+OPTION_NAMES = tuple(f.name for f in fields(FitOptions))
+
+
+def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0.05, n_boot=0,
+                  tests=("nullity", "homogeneity"), rearrangement="sort", residuals="hc3",
+                  min_units=DEFAULT_MIN_UNITS, coverage_correction=False, quantile_method="linear",
+                  progress=False, fuzzy: bool = False) -> FitOptions:
+    """Check every option of a fit; return them normalised (``s`` defaults to max(p - 1, 0)).
+
+    ``fuzzy``: the design has a treatment column (the Gini test is refused then).  Raises
+    ``ValueError`` / ``TypeError`` naming the argument.
+    """
+    method = validate.check_method(method)
+    kernel = validate.check_kernel(kernel)
+    p = validate.check_order(p)
+    s = max(p - 1, 0) if s is None else validate.check_order(s, "s")
+    if s > p:
+        raise ValueError(f"s: the bandwidth's order s = {s} cannot exceed the bias-correcting order p = {p}")
+    rearrangement = validate.check_choice(rearrangement, REARRANGEMENTS, "rearrangement", "rule")
+    residuals = validate.check_choice(residuals, RESIDUAL_RULES, "residuals", "rule")
+    if isinstance(tests, str):
+        tests = (tests,)
+    tests = tuple(validate.check_choice(t, TESTS, "tests", "test") for t in (tests or ()))
+    if fuzzy and "gini" in tests:
+        raise ValueError("tests: the Gini test is defined for sharp designs only (complier Gini "
+                         "coefficients are not identified from the outcome limits)")
+    return FitOptions(method=method, kernel=kernel, p=p, s=s, alpha=validate.check_alpha(alpha),
+                      n_boot=validate.check_n_boot(n_boot), tests=tests, rearrangement=rearrangement,
+                      residuals=residuals, min_units=validate.check_count(min_units, "min_units", 0),
+                      coverage_correction=validate.check_flag(coverage_correction, "coverage_correction"),
+                      quantile_method=validate.check_quantile_method(quantile_method),
+                      progress=validate.check_flag(progress, "progress"))
+
+
+def check_inference(opt: FitOptions, inp: Inputs, test_ranges=None, multipliers=None):
+    """The checks that need the data's size and grid, run after the inputs are prepared and
+    before any fit: the test ranges (:func:`~r3d_teach.core.bootstrap.parse_test_ranges`, even
+    without a bootstrap), the grid of the Gini test, the bootstrap's budget and the
+    ``multipliers`` (an n_units × B finite matrix, not with clusters).
+
+    Returns ``(ranges, multipliers)``: the (lo, hi) pairs and the multipliers as a float array
+    (or None).
+    """
+    q = inp.quantiles
+    ranges = parse_test_ranges(test_ranges, q)
+    if multipliers is not None:
+        if inp.clusters is not None:
+            raise ValueError("multipliers: cannot be combined with cluster= (multipliers are drawn per cluster)")
+        multipliers = validate.check_multipliers(multipliers, inp.n)
+    if "gini" in opt.tests and (opt.n_boot or multipliers is not None):
+        check_gini_grid(q, stacklevel=4)
+    if opt.n_boot:
+        check_boot_budget(opt.n_boot, inp.n, q.size, len(ranges))
+    return ranges, multipliers
+
+
+# --------------------------------------------------------------------------------------------
+# bandwidths
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Bandwidths:
+    """The bandwidths of a fit: ``h`` (float, or (M,) for "simple"), ``b`` per side; the fuzzy
+    first stage's ``h_den`` and ``b_den`` (per side); the data-driven ``selection`` (None when
+    h is given)."""
+
+    h: float | np.ndarray
+    b: dict
+    h_den: float | None = None
+    b_den: dict | None = None
+    selection: BandwidthSelection | None = None
+
+
+def _split_pair(v, name, fuzzy):
+    """A fuzzy design's (outcome, first stage) pair; one scalar serves both."""
+    if v is None or not fuzzy:
+        return v, None
+    if np.ndim(v) == 0:
+        return v, v
+    if not isinstance(v, (tuple, list)) or len(v) != 2:
+        raise ValueError(f"{name}: in a fuzzy design give a pair ({name}_num, {name}_den) (or one scalar for both)")
+    return v[0], v[1]
+
+
+def _check_bandwidth(v, name, method, M):
+    """A given bandwidth: a positive scalar, or one per quantile for "simple"; for ``b`` also a
+    dict per side {"+": .., "-": ..}, the form of ``R3DResult.b``."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        if name != "b" or set(v) != set(SIDES):
+            raise ValueError(f"{name}: a per-side bandwidth must be a dict with exactly the keys '+' and '-'")
+        return {side: _check_bandwidth(v[side], name, method, M) for side in SIDES}
+    arr = validate.check_positive_bandwidth(v, name)
+    if arr.ndim == 0:
+        return float(arr)
+    if method == "frechet":
+        raise ValueError(f"{name}: method 'frechet' uses one bandwidth for the whole curve; give a scalar "
+                         "(per-quantile bandwidths are for method='simple')")
+    if arr.shape != (M,):
+        raise ValueError(f"{name}: per-quantile bandwidths must have one value per quantile ({M}), got shape {arr.shape}")
+    return arr
+
+
+def check_bandwidths(h, b, opt: FitOptions, n_quantiles: int, fuzzy: bool) -> tuple:
+    """Given bandwidths, checked: ``(h, b, h_den, b_den)`` (None where not given; the fuzzy pair
+    split into the outcome's and the first stage's)."""
+    h_num, h_den = _split_pair(h, "h", fuzzy)
+    b_num, b_den = _split_pair(b, "b", fuzzy)
+    h_num = _check_bandwidth(h_num, "h", opt.method, n_quantiles)
+    b_num = _check_bandwidth(b_num, "b", opt.method, n_quantiles)
+    if fuzzy:
+        h_den, b_den = _check_bandwidth(h_den, "h", "frechet", 1), _check_bandwidth(b_den, "b", "frechet", 1)
+    if opt.p == opt.s and (b_num is not None or b_den is not None):
+        raise ValueError(f"b: no bias correction when s = p = {opt.p}; leave b unset")
+    return h_num, b_num, h_den, b_den
+
+
+def _sides(v) -> dict:
+    return dict(v) if isinstance(v, dict) else {side: v for side in SIDES}
+
+
+def _pilot(b) -> float | np.ndarray:
+    a = np.asarray(b, dtype=float)
+    return float(a) if a.ndim == 0 else a
+
+
+def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
+    """h and b (and the first stage's h_den, b_den): given, or the data-driven plug-in with
+    its derivative-rate pilot as b (per side); the rules are listed in the module docstring."""
+    fuzzy = inp.treatment is not None
+    q = inp.quantiles
+    h_num, b_num, h_den, b_den = check_bandwidths(h, b, opt, q.size, fuzzy)
+    out = Bandwidths(h=h_num, b={})
+    if h_num is None:
+        sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
+                                    coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+        out.h, out.selection = sel.h, sel
+        out.b = _sides(b_num) if b_num is not None else {side: _pilot(sel.b_pilot[side]) for side in SIDES}
+    else:
+        out.b = _sides(b_num if b_num is not None else h_num)
+    if fuzzy:
+        if h_den is None:
+            den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet",
+                                        p=opt.p, s=opt.s, kernel=opt.kernel, integrate=True,
+                                        coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+            out.h_den = float(den.h)
+            out.b_den = _sides(b_den) if b_den is not None else {side: _pilot(den.b_pilot[side]) for side in SIDES}
+            if out.selection is not None:
+                out.selection.h_den, out.selection.denominator = out.h_den, den
+        else:
+            out.h_den = float(h_den)
+            out.b_den = _sides(b_den if b_den is not None else h_den)
+    if opt.p == opt.s:
+        out.b = _sides(out.h)
+        if fuzzy:
+            out.b_den = _sides(out.h_den)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# keyword arguments passed on to r3d (the validity tools)
+# --------------------------------------------------------------------------------------------
+def check_r3d_kwargs(kwargs: dict, known=None) -> FitOptions:
+    """Check, before any loop or data work, the keyword arguments a tool passes on to ``r3d``:
+    names (``known``: the names ``r3d`` accepts; an unknown one is a ``TypeError`` naming it),
+    options (:func:`check_options`), the grid ``quantiles``, given ``h`` and ``b``,
+    ``test_ranges`` and ``seed``.  Returns the options."""
+    if known is not None:
+        for k in kwargs:
+            if k not in known:
+                raise TypeError(f"{k}: not an argument of r3d (arguments: {', '.join(sorted(known))})")
+    fuzzy = kwargs.get("treatment") is not None
+    opt = check_options(**{k: kwargs[k] for k in OPTION_NAMES + ("s",) if k in kwargs}, fuzzy=fuzzy)
+    q = kwargs.get("quantiles")
+    q = DEFAULT_QUANTILES if q is None else validate.check_quantile_grid(q)
+    check_bandwidths(kwargs.get("h"), kwargs.get("b"), opt, q.size, fuzzy)
+    if kwargs.get("test_ranges") is not None:
+        parse_test_ranges(kwargs["test_ranges"], q)
+    if "seed" in kwargs:
+        validate.check_seed(kwargs["seed"])
+    return opt
