@@ -33,9 +33,17 @@ import re
 import secrets
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import outofcore as oc
+from .core.estimator import r3d
+from .core.inputs import DEFAULT_QUANTILES
+from .core.options import check_options
 
 __all__ = ["main", "build_parser"]
 
@@ -127,8 +135,6 @@ def _tests(text: str) -> list[str]:
 # ------------------------------------------------------------------------------------ parser
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -229,19 +235,14 @@ def _want_progress(args) -> bool:
 
 
 def _default_grid() -> np.ndarray:
-    try:
-        from .core.inputs import DEFAULT_QUANTILES
-
-        return np.asarray(DEFAULT_QUANTILES, dtype=float)
-    except ImportError:  # older layout
-        return np.round(np.arange(1, 100) / 100, 10)
+    return np.asarray(DEFAULT_QUANTILES, dtype=float)
 
 
 def _engine(args) -> str:
     if args.engine != "auto":
         return args.engine
     try:
-        import duckdb  # noqa: F401
+        import duckdb  # noqa: F401  (optional: is the out-of-core engine installed?)
     except ImportError:
         return "pandas"
     return "duckdb"
@@ -249,8 +250,6 @@ def _engine(args) -> str:
 
 def _read_frame(path: str):
     """pandas engine: read the needed columns of a CSV / Parquet file or folder into memory."""
-    import pandas as pd
-
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"data: no such file or folder: {path!r}")
@@ -270,8 +269,6 @@ def _read_frame(path: str):
 
 
 def _compute_quantiles(args, q: np.ndarray, method: str, unit_columns: list[str]):
-    from . import outofcore as oc
-
     engine = _engine(args)
     progress = _want_progress(args)
     kw = dict(weights=args.weights, x=args.x, unit_columns=unit_columns, method=method)
@@ -343,8 +340,6 @@ def _jsonable(v):
 # ------------------------------------------------------------------------------------ commands
 
 def _cmd_quantiles(args) -> int:
-    from . import outofcore as oc
-
     q = np.asarray(args.quantiles, dtype=float) if args.quantiles else _default_grid()
     method = args.quantile_method or "linear"
     out = Path(args.out)
@@ -365,8 +360,6 @@ def _cmd_quantiles(args) -> int:
 
 def _from_quantile_file(args):
     """DATA is a unit-quantile file: check the flags against what it records."""
-    from . import outofcore as oc
-
     res, meta = oc.read_quantile_file(args.data)
     for flag, given, recorded in (("--y", args.y, meta.get("y")), ("--unit", args.unit, meta.get("unit")),
                                   ("--weights", args.weights, meta.get("weights")),
@@ -380,8 +373,6 @@ def _from_quantile_file(args):
             raise CLIError(f"--quantiles: {args.data} holds unit quantiles on a grid of {res.quantiles.size} "
                            f"levels ({res.quantiles[0]:g} .. {res.quantiles[-1]:g}) that differs from the "
                            "one given; drop --quantiles or recompute with `r3d quantiles --quantiles ...`")
-    import pandas as pd
-
     frame = pd.read_parquet(args.data) if args.x and args.x != meta.get("x") else None
     if args.x is None or args.x == meta.get("x"):
         if res.x is None:
@@ -407,12 +398,13 @@ def _from_quantile_file(args):
 
 
 def _cmd_fit(args) -> int:
-    from . import outofcore as oc
-    from . import r3d
-
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out: {args.out!r} exists and is not a folder")
+    # the estimator's options, checked before any data are read
+    check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
+                  tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
+                  quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
     t0 = time.perf_counter()
     qfile = False
     try:
@@ -455,8 +447,6 @@ def _cmd_fit(args) -> int:
     rest = [c for c in ("tau_conventional", "plus", "minus") if c in frame.columns]
     frame[cols + rest].to_csv(out / "effect.csv", index=False)
 
-    from . import __version__
-
     tests = res.tests.to_dict(orient="records") if len(res.tests) else []
     fs = res.first_stage
     first_stage = None
@@ -485,7 +475,7 @@ def _cmd_fit(args) -> int:
     }
     (out / "result.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
 
-    import matplotlib
+    import matplotlib  # heavy: loaded only to draw the figure
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -509,8 +499,6 @@ def main(argv: list[str] | None = None) -> int:
     columns = {c: f for f, c in (("--treatment", getattr(args, "treatment", None)),
                                  ("--cluster", getattr(args, "cluster", None)),
                                  ("--weights", getattr(args, "weights", None))) if c}
-    import warnings
-
     def show(message, category, filename, lineno, file=None, line=None):
         _say(f"r3d {args.command}: warning: {_flagify(str(message), columns)}")
 

@@ -49,9 +49,13 @@ True
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
+import re
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -59,6 +63,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from . import __version__
 from .core.quantiles import unit_quantiles
 from .core.validate import check_quantile_grid, check_quantile_method
 
@@ -82,8 +87,6 @@ _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
 def _require(module: str):
     """Import an optional dependency or say which extra installs it."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -384,8 +387,6 @@ class _DuckSession:
 
 def _read_error(exc, name: str, roles: dict) -> ValueError:
     """A ValueError naming the column (and argument) a DuckDB read error is about, if it says."""
-    import re
-
     text = str(exc)
     m = re.search(r'converting column "(.+?)"\. Could not convert string "(.*?)"', text)
     if m:
@@ -467,12 +468,9 @@ class _Progress:
         self.con, self.enabled = con, enabled
 
     def __call__(self, desc: str):
-        import contextlib
-        import threading
-
         if not self.enabled:
             return contextlib.nullcontext()
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # optional display: loaded only when progress bars are shown
 
         @contextlib.contextmanager
         def bar():
@@ -843,8 +841,6 @@ def write_quantile_file(result: UnitQuantiles, path, *, unit: str = "unit", x: s
     are stored under the metadata key ``r3d_teach.unit_quantiles``."""
     pa = _require("pyarrow")
     pq = _require("pyarrow.parquet")
-    from . import __version__
-
     frame = result.to_frame(unit=unit, x=x or "x")
     qcols = _q_names(result.quantiles)
     meta = {"format": 1, "quantiles": result.quantiles.tolist(), "quantile_columns": qcols,

@@ -52,6 +52,7 @@ True
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from typing import Sequence
@@ -60,8 +61,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from .core import validate as V
+from .core import validate
+from .core.estimator import r3d
 from .core.inputs import group_units, split_frame
+from .core.options import check_bandwidths, check_r3d_kwargs
 
 __all__ = ["manipulation_test", "covariate_balance", "placebo_cutoffs", "donut",
            "bandwidth_sensitivity", "INSTALL_HINT"]
@@ -73,6 +76,8 @@ _PER_UNIT = ("weights", "treatment", "cluster", "Q", "multipliers")
 # keyword arguments of r3d that are column names when data= is used
 _COLUMN_ARGS = ("weights", "treatment", "cluster")
 _CURVE_COLS = ["q", "tau", "band_lower", "band_upper", "pointwise_lower", "pointwise_upper"]
+#: the keyword arguments r3d accepts (anything else in ``**r3d_kwargs`` is refused up front)
+_R3D_ARGS = frozenset(inspect.signature(r3d).parameters)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,8 +117,6 @@ class _Design:
         return _Design(self.x[idx], y, pu, dict(self.other), units)
 
     def fit(self, **overrides):
-        from .core.estimator import r3d
-
         kw = {**self.other, **self.per_unit, **overrides}
         return r3d(self.x, self.y, **kw)
 
@@ -132,8 +135,8 @@ def _design(x, y, data, unit, r3d_kwargs: dict, need_y: bool = True) -> _Design:
         for k in ("Q", "multipliers"):
             if kw.get(k) is not None:
                 per_unit[k] = np.asarray(kw.pop(k))
-        return _Design(V.check_running_variable(xv, "x"), yv, per_unit, kw, labels)
-    xv = V.check_running_variable(x, "x")
+        return _Design(validate.check_running_variable(xv, "x"), yv, per_unit, kw, labels)
+    xv = validate.check_running_variable(x, "x")
     per_unit = {}
     for k in _PER_UNIT:
         v = kw.pop(k, None)
@@ -148,7 +151,7 @@ def _design(x, y, data, unit, r3d_kwargs: dict, need_y: bool = True) -> _Design:
         per_unit[k] = v
     yv = None
     if y is not None:
-        yv = V.check_samples(y, "y")
+        yv = validate.check_samples(y, "y")
         if len(yv) != xv.size:
             raise ValueError(f"y: has {len(yv)} units but x has {xv.size} (lengths must match)")
     elif need_y and "Q" not in per_unit:
@@ -193,7 +196,7 @@ def _curve(res, **keys) -> pd.DataFrame:
 
 
 def _check_boot(n_boot) -> int:
-    n_boot = V.check_n_boot(n_boot)
+    n_boot = validate.check_n_boot(n_boot)
     if n_boot < 1:
         raise ValueError("n_boot: the bands and the nullity test need bootstrap draws (n_boot >= 1)")
     return n_boot
@@ -248,17 +251,17 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     rdd_fun, lpd = _import_rddensity()
     if data is not None:
         x = split_frame(data, x, None, unit, require_y=False)[0]
-    xv = V.check_running_variable(x, "x")
-    c = V.check_cutoff(cutoff)
-    V.check_sides(xv - c)
-    p = V.check_order(p)
+    xv = validate.check_running_variable(x, "x")
+    c = validate.check_cutoff(cutoff)
+    validate.check_sides(xv - c)
+    p = validate.check_order(p)
     if not 1 <= p <= 7:
         raise ValueError(f"p: the density test needs an order between 1 and 7, got {p}")
-    kernel = V.check_kernel(kernel)
-    alpha = V.check_alpha(alpha)
+    kernel = validate.check_kernel(kernel)
+    alpha = validate.check_alpha(alpha)
     if isinstance(n_grid, bool) or not isinstance(n_grid, numbers.Integral) or n_grid < 2:
         raise ValueError(f"n_grid: must be an integer >= 2, got {n_grid!r}")
-    hh = [] if h is None else list(np.atleast_1d(V.check_positive_bandwidth(h, "h")).astype(float))
+    hh = [] if h is None else list(np.atleast_1d(validate.check_positive_bandwidth(h, "h")).astype(float))
     if len(hh) > 2:
         raise ValueError("h: give one bandwidth or a pair (left, right)")
     with warnings.catch_warnings():
@@ -410,17 +413,18 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
         if bad in r3d_kwargs:
             raise ValueError(f"{bad}: not used by covariate_balance (each covariate is a scalar "
                              "outcome fitted at one level with method='simple')")
-    c = V.check_cutoff(cutoff)
-    alpha = V.check_alpha(alpha)
+    c = validate.check_cutoff(cutoff)
+    alpha = validate.check_alpha(alpha)
     kw = dict(r3d_kwargs)
+    opt = check_r3d_kwargs({**kw, "method": "simple", "quantiles": [0.5], "alpha": alpha}, known=_R3D_ARGS)
     if data is not None:
         xv, _, _, _, cl, _ = split_frame(data, x, None, unit, cluster=kw.get("cluster"), require_y=False)
-        xv = V.check_running_variable(xv, "x")
+        xv = validate.check_running_variable(xv, "x")
         if cl is not None:
             kw["cluster"] = cl
         names, M = _covariate_matrix(covariates, xv.size, data, group_units(data, unit))
     else:
-        xv = V.check_running_variable(x, "x")
+        xv = validate.check_running_variable(x, "x")
         names, M = _covariate_matrix(covariates, xv.size)
     K = len(names)
     if h is None or np.ndim(h) == 0:
@@ -429,8 +433,8 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
         hs = list(h)
         if len(hs) != K:
             raise ValueError(f"h: give one bandwidth for all covariates or one per covariate ({K}), got {len(hs)}")
-    from .core.estimator import r3d
-
+    for hj in hs:
+        check_bandwidths(hj, kw.get("b"), opt, 1, kw.get("treatment") is not None)
     z = norm.ppf(1 - alpha / 2)
     rows = []
     for j, name in enumerate(names):
@@ -480,10 +484,11 @@ def placebo_cutoffs(x, y=None, *, cutoff: float = 0.0, cutoffs=None, data: pd.Da
     mean_tau, max_abs_tau, crit_value, nullity_p``; ``attrs["curves"]``: the effect curves
     (``cutoff, side`` and the curve columns).
     """
-    c = V.check_cutoff(cutoff)
+    c = validate.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
+    opt = check_r3d_kwargs({**r3d_kwargs, "n_boot": n_boot, "seed": seed}, known=_R3D_ARGS)
     des = _design(x, y, data, unit, r3d_kwargs)
-    V.check_sides(des.x - c)
+    validate.check_sides(des.x - c)
     if cutoffs is None:
         left, right = des.x[des.x < c], des.x[des.x >= c]
         cutoffs = [float(np.quantile(left, 0.5, method="nearest")),
@@ -507,7 +512,7 @@ def placebo_cutoffs(x, y=None, *, cutoff: float = 0.0, cutoffs=None, data: pd.Da
     out = pd.DataFrame(rows)
     out.attrs["curves"] = pd.concat(curves, ignore_index=True)
     out.attrs["true_cutoff"] = c
-    out.attrs["alpha"] = float(r3d_kwargs.get("alpha", 0.05))
+    out.attrs["alpha"] = opt.alpha
     return out
 
 
@@ -526,8 +531,9 @@ def donut(x, y=None, *, cutoff: float = 0.0, radii=None, data: pd.DataFrame | No
     :func:`placebo_cutoffs` (``n_units, n_left, n_right, h, b, mean_tau, max_abs_tau,
     crit_value, nullity_p``); ``attrs["curves"]``: the effect curves by radius.
     """
-    c = V.check_cutoff(cutoff)
+    c = validate.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
+    opt = check_r3d_kwargs({**r3d_kwargs, "n_boot": n_boot, "seed": seed}, known=_R3D_ARGS)
     des = _design(x, y, data, unit, r3d_kwargs)
     dist = np.abs(des.x - c)
     if radii is None:
@@ -545,7 +551,7 @@ def donut(x, y=None, *, cutoff: float = 0.0, radii=None, data: pd.DataFrame | No
         curves.append(_curve(res, radius=float(d)))
     out = pd.DataFrame(rows)
     out.attrs["curves"] = pd.concat(curves, ignore_index=True)
-    out.attrs["alpha"] = float(r3d_kwargs.get("alpha", 0.05))
+    out.attrs["alpha"] = opt.alpha
     return out
 
 
@@ -575,11 +581,12 @@ def bandwidth_sensitivity(x, y=None, *, multiples: Sequence[float] = (0.5, 0.75,
     DataFrame, one row per multiple: ``multiple`` and the columns of :func:`placebo_cutoffs`;
     ``attrs["curves"]``: the effect curves by multiple (with its ``h``).
     """
-    c = V.check_cutoff(cutoff)
+    c = validate.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
     mm = np.atleast_1d(np.asarray(multiples, dtype=float))
     if mm.ndim != 1 or mm.size == 0 or not np.all(np.isfinite(mm)) or (mm <= 0).any():
         raise ValueError("multiples: must be a non-empty 1-D sequence of positive numbers")
+    opt = check_r3d_kwargs({**r3d_kwargs, "h": h, "b": b, "n_boot": n_boot, "seed": seed}, known=_R3D_ARGS)
     des = _design(x, y, data, unit, r3d_kwargs)
     extra = {} if b is None else {"b": b}
     base = _wrap("h", "the base fit", lambda: des.fit(cutoff=c, h=h, n_boot=0, **extra))
@@ -593,6 +600,6 @@ def bandwidth_sensitivity(x, y=None, *, multiples: Sequence[float] = (0.5, 0.75,
         curves.append(_curve(res, multiple=float(m), h=_scalar_h(res.h)))
     out = pd.DataFrame(rows)
     out.attrs["curves"] = pd.concat(curves, ignore_index=True)
-    out.attrs["alpha"] = float(r3d_kwargs.get("alpha", 0.05))
+    out.attrs["alpha"] = opt.alpha
     out.attrs["base_h"] = _scalar_h(base.h)
     return out

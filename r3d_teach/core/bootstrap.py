@@ -279,7 +279,7 @@ def multiplier_bootstrap(
         d_hat = float(gini_from_quantiles(m_plus, q) - gini_from_quantiles(m_minus, q))
     it = list(_chunks(B, n))
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # loaded only when a progress bar is asked for
 
         it = tqdm(it, desc="bootstrap", unit="chunk")
     for a, b in it:

@@ -18,12 +18,15 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
+
+from .quantiles import unit_quantiles
 
 __all__ = ["plot_effect", "plot_boundary", "rd_plot", "binned_quantile_means"]
 
 
 def _axes(ax, figsize=(6, 3.8)):
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: loaded on the first figure (import r3d_teach stays light)
 
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -115,8 +118,6 @@ def rd_plot(x, y=None, *, Q=None, quantiles: Sequence[float] = (0.1, 0.5, 0.9), 
     Give either the unit samples ``y`` (quantiles computed here, optionally weighted) or the
     unit quantile matrix ``Q`` (n × len(quantiles)).
     """
-    from .quantiles import unit_quantiles
-
     x = np.asarray(x, dtype=float)
     qs = np.asarray(quantiles, dtype=float)
     if Q is None:
@@ -150,8 +151,6 @@ def rd_plot(x, y=None, *, Q=None, quantiles: Sequence[float] = (0.1, 0.5, 0.9), 
 # validity checks (r3d_teach.validity): density test, balance, placebo cutoffs, sensitivity
 # ----------------------------------------------------------------------------------------------
 def _frame_attr(table, key: str, fun: str):
-    import pandas as pd
-
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table: must be the DataFrame returned by r3d_teach.validity.{fun}")
     if key not in table.attrs:
@@ -209,8 +208,6 @@ def plot_balance(table, ax=None, relative: bool = False, title: str | None = "Co
     divide each jump and interval by the covariate's left limit (|m̂₋|), to put covariates on
     different scales on one axis (as a share of the level just left of the cutoff).
     """
-    import pandas as pd
-
     if not isinstance(table, pd.DataFrame) or "estimate" not in table.columns:
         raise TypeError("table: must be the DataFrame returned by r3d_teach.validity.covariate_balance")
     ax = _axes(ax, figsize=(6.5, 0.6 * len(table) + 1.6))
@@ -244,8 +241,6 @@ def plot_placebo(table, ax=None, true_result=None, title: str | None = None):
     ``table``: the DataFrame of :func:`r3d_teach.validity.placebo_cutoffs`. ``true_result``: an
     ``R3DResult`` at the true cutoff (with a bootstrap), drawn in black for comparison.
     """
-    import pandas as pd
-
     if not isinstance(table, pd.DataFrame) or "max_abs_tau" not in table.columns:
         raise TypeError("table: must be the DataFrame returned by r3d_teach.validity.placebo_cutoffs")
     ax = _axes(ax, figsize=(6.5, 3.8))
@@ -289,7 +284,7 @@ def plot_sensitivity(table, kind: str = "multiples", axes=None, truth=None, titl
     ``truth``: optional (M,) array or callable drawn dashed in every panel.
     Returns the array of Axes (multiples) or the Axes (heatmap).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: loaded on the first figure
 
     curves = _frame_attr(table, "curves", "bandwidth_sensitivity")
     if kind not in ("multiples", "heatmap"):

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import __version__
 from ._fetch import sha256
 
 __all__ = [
@@ -54,9 +55,7 @@ class StaleCacheWarning(UserWarning):
 
 def code_version() -> str:
     """``"<r3d_teach.__version__>+processing<PROCESSING_VERSION>"``."""
-    import r3d_teach  # read at call time: the package sets __version__ after importing us
-
-    return f"{getattr(r3d_teach, '__version__', 'unknown')}+processing{PROCESSING_VERSION}"
+    return f"{__version__}+processing{PROCESSING_VERSION}"
 
 
 def record_path(path: str | os.PathLike[str]) -> Path:

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..core.quantiles import unit_quantiles
+
 __all__ = [
     "OUTPUT_COLUMNS",
     "PAPER_GRID",
@@ -118,8 +120,6 @@ def weighted_unit_quantiles(
     >>> weighted_unit_quantiles(d, [0.25, 0.26, 0.5, 1.0]).values.tolist()
     [[1.0, 2.0, 2.0, 4.0]]
     """
-    from ..core.quantiles import unit_quantiles
-
     qs = np.asarray(q, dtype=float).ravel()
     if qs.size == 0 or np.any(~np.isfinite(qs)) or np.any((qs < 0) | (qs > 1)):
         raise ValueError("q must be non-empty probabilities in [0, 1]")

@@ -50,10 +50,13 @@ import os
 import time
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -234,10 +237,6 @@ def bad_file(path: str | os.PathLike[str], problem: str, how: str = "") -> BadDa
 def reading(path: str | os.PathLike[str], how: str = "") -> Iterator[None]:
     """Turn low-level read errors (truncated gzip/zip, bad bytes, parse errors) into
     :class:`BadDataFileError` naming ``path``."""
-    import zlib
-
-    import pandas as pd
-
     try:
         yield
     except BadDataFileError:

@@ -72,11 +72,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
 from ..core.bootstrap import covariance_root, multiplier_bootstrap
 from ..core.estimator import r3d, select_bandwidth
+from ..core.options import check_options
 from ..core.quantiles import DECILES
-from ..core.validate import check_alpha, check_count, check_quantile_grid
+from ..core.validate import check_count, check_quantile_grid
 from .baselines import quantile_rd
 from .designs import DESIGNS, design_parameters, empirical_quantiles, get_design
 
@@ -374,9 +376,9 @@ def _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, al
     n_obs = None if n_obs is None else _int_arg("n_obs", n_obs, 1)
     reps = _int_arg("reps", reps, 1)
     n_boot = _int_arg("n_boot", n_boot, 1)
-    try:
+    try:  # the estimator's own arguments: the checks of r3d (the options layer)
         q = check_quantile_grid(quantiles)
-        alpha = check_alpha(alpha)
+        alpha = check_options(alpha=alpha, n_boot=n_boot).alpha
     except (TypeError, ValueError) as exc:
         name, detail = str(exc).split(": ", 1)
         raise _ArgumentError(name, detail) from None
@@ -456,8 +458,7 @@ def run_study(designs: Sequence[str], ns: Sequence[int], *, methods: Sequence[st
     """
     a = _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, alpha, base_seed, n_jobs,
                     data, rep_range, out)
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # the progress bar's module, loaded only when a study runs
 
     q, dd = a["q"], a["deltas"]
     cols = KEY + [f"tau_{qq:g}" for qq in q]
