@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .core.quantiles import unit_quantiles
+from .core.quantiles import INDEX_FUZZ, inverse_edf_rank, unit_quantiles
 from .core.validate import check_quantile_grid, check_quantile_method
 
 __all__ = [
@@ -167,7 +167,8 @@ def _rank_slots(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
     """Unweighted: 1-based ranks of the order statistics each grid point uses, (len(k), S).
 
     linear: slots 2j (lower, rank ⌊h⌋+1) and 2j+1 (upper, rank min(⌊h⌋+2, k)); inverted_cdf:
-    slot j (rank ⌈kq⌉ with the rounding guard).  Same arithmetic as quantiles.py.
+    slot j (rank ⌈kq⌉ with the rounding guard: :func:`r3d_teach.core.quantiles.inverse_edf_rank`).
+    Same arithmetic as the in-memory rule.
     """
     kk = k[:, None].astype(float)
     if method == "linear":
@@ -177,9 +178,7 @@ def _rank_slots(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
         out = np.empty((k.size, 2 * q.size), dtype=np.int64)
         out[:, 0::2], out[:, 1::2] = lo + 1, hi + 1
         return out
-    kq = kk * q[None, :]
-    j = np.ceil(kq - 1e-10 * np.maximum(kq, 1.0)).astype(np.int64)
-    return np.clip(j, 1, k[:, None])
+    return inverse_edf_rank(k[:, None], q[None, :])
 
 
 def _combine_ranks(Z: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
@@ -194,7 +193,13 @@ def _combine_ranks(Z: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> 
 
 
 def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
-    """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted)."""
+    """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted).
+
+    inverted_cdf: k q less the rounding guard of the in-memory rule
+    (:data:`r3d_teach.core.quantiles.INDEX_FUZZ`); linear: the integer levels themselves (the
+    in-memory rule reaches them up to the same relative fuzz; units with a cumulative weight in
+    that window are recomputed in memory, see :func:`_duck_weighted`).
+    """
     kk = k[:, None].astype(float)
     if method == "linear":
         o = 1.0 + (kk - 1.0) * q[None, :]
@@ -204,7 +209,7 @@ def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
         out[:, 0::2], out[:, 1::2] = lo, hi
         return out
     kq = kk * q[None, :]
-    return kq - 1e-10 * np.maximum(kq, 1.0)
+    return kq - INDEX_FUZZ * np.maximum(kq, 1.0)
 
 
 def _combine_weighted(V: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
@@ -703,6 +708,9 @@ def _duck_weighted(con, src, yq, uq, wq, k, U, q, method, steps, fallback_rows):
     ymax_pos = np.asarray(U["ymax_pos"], float)
     kf = k.astype(float)
     eps_unit = 4.0 * (kf + 2.0) * kf * _U + 1e-300  # rounding bound of a cumulative weight, both sides
+    # linear targets are integers, which the in-memory rule reaches within a relative INDEX_FUZZ:
+    # a previous cumulative weight in that window makes the unit risky too
+    fuzz = INDEX_FUZZ if method == "linear" else 0.0
     for b in _batches_with_progress(con, sql, steps, "first rows reaching the targets"):
         code, slot, t = b["code"], b["slot"], np.asarray(b["t"], float)
         yv, c, cprev = (np.asarray(_fill_nan(b[name]), float) for name in ("y", "c", "cprev"))
@@ -713,7 +721,7 @@ def _duck_weighted(con, src, yq, uq, wq, k, U, q, method, steps, fallback_rows):
         # is then the unit's largest value, unless zero-weight rows sit above the last positive one
         val = np.where(nomatch, ymax[code], yv)
         near_hi = ~nomatch & ((c - t) <= eps)
-        near_lo = ~nomatch & ((t - cprev) <= eps)
+        near_lo = ~nomatch & ((t - cprev) <= eps + fuzz * t)
         safe_top = (nomatch | near_hi) & (val == ymax_pos[code]) & top_safe & ~near_lo
         risky = (nomatch & ~top_safe) | ((near_hi | near_lo) & ~safe_top)
         V[code, slot] = val
