@@ -36,8 +36,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from r3d_teach import r3d  # noqa: E402
-from r3d_teach.simulate.baselines import quantile_rd, unit_mean_rd  # noqa: E402
 from r3d_teach.simulate import HeterogeneousShape  # noqa: E402
+from r3d_teach.simulate.baselines import quantile_rd, unit_mean_rd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "figures" / "intro_shortcuts.png"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from r3d_teach.simulate.baselines import quantile_rd, unit_mean_rd
 from r3d_teach.simulate import LocationShift, heterogeneous_shape
+from r3d_teach.simulate.baselines import quantile_rd, unit_mean_rd
 
 DEC = np.arange(1, 10) / 10
 

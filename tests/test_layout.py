@@ -158,3 +158,9 @@ def test_out_of_core_weighted_quantiles_follow_the_core_rule_inside_its_fuzz():
                                rtol=0, atol=1e-12)
     for engine in (unit_quantiles_duckdb, unit_quantiles_frame):
         np.testing.assert_allclose(engine(df, "y", "u", [0.1, 0.5], weights="w").Q, expected, rtol=0, atol=1e-12)
+
+
+def test_python_m_r3d_teach_runs_the_command():
+    out = subprocess.run([sys.executable, "-m", "r3d_teach", "--version"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == f"r3d (r3d-teach) {r3d_teach.__version__}"

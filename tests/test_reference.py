@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from r3d_teach import r3d, unit_quantiles
-from r3d_teach.core.frechet import isotonic_projection
 from r3d_teach.core.bootstrap import multiplier_bootstrap
+from r3d_teach.core.frechet import isotonic_projection
 
 SHARP = [(ds, m, p) for ds in ("sharp_mean", "hetero_scale", "fuzzy") for m in ("frechet", "simple") for p in (1, 2)]
 FUZZY = [(m, p) for m in ("frechet", "simple") for p in (1, 2)]

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from r3d_teach import r3d
-from r3d_teach.simulate.baselines import quantile_rd
 from r3d_teach.simulate import HeterogeneousShape
+from r3d_teach.simulate.baselines import quantile_rd
 from r3d_teach.widgets import simulations as ws
 
 

@@ -219,9 +219,9 @@ def plot_balance(table, ax=None, relative: bool = False, title: str | None = "Co
     hi = table["ci_upper"].to_numpy(float) / scale
     ypos = np.arange(len(table))[::-1]
     reject = table["p_value"].to_numpy(float) < table.attrs.get("alpha", 0.05)
-    for yy, e, l, h, r in zip(ypos, est, lo, hi, reject):
+    for yy, e, left, right, r in zip(ypos, est, lo, hi, reject):
         color = "C3" if r else "C0"
-        ax.plot([l, h], [yy, yy], color=color, lw=2)
+        ax.plot([left, right], [yy, yy], color=color, lw=2)
         ax.plot(e, yy, "o", color=color)
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
     ax.set_yticks(ypos)

@@ -552,7 +552,7 @@ def summarize_quantiles(df: pd.DataFrame) -> pd.DataFrame:
     relative bias |bias|/|truth|, Monte Carlo variance, RMSE, the standard error of the bias; for
     "qrd" also the pooled quantile-RD target and the bias against it."""
     out = []
-    for key, g, _, q, truth, est in _cells(df):
+    for key, _g, _, q, truth, est in _cells(df):
         R = est.shape[0]
         if R == 0:
             continue
