@@ -22,7 +22,7 @@ __version__ = "0.2.0"
 
 #: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
 _LAZY = ("core", "datasets", "simulate", "validity", "widgets", "outofcore", "cli")
-#: short names kept for attribute access: ``r3d_teach.core.plotting`` is ``r3d_teach.core.plotting``, ...
+#: short names kept for attribute access (``plotting`` is ``core.plotting``, ...)
 _ALIASES = {"plotting": "core.plotting", "baselines": "simulate.baselines", "montecarlo": "simulate.montecarlo"}
 
 __all__ = [

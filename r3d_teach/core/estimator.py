@@ -316,7 +316,9 @@ def select_bandwidth(
 
     Takes the same data arguments as ``r3d`` (samples, ``Q=``, or ``data=``/``unit=``), and
     returns what ``r3d`` would use: ``h`` for the order s = p - 1 estimate and ``b_pilot``
-    (per side) for the order-p bias correction.
+    (per side) for the order-p bias correction.  The options are checked as ``r3d`` checks them
+    (:func:`r3d_teach.core.options.check_options`), before the data are read, and the bandwidths
+    come from the same :func:`r3d_teach.core.options.resolve_bandwidths`.
 
     Parameters
     ----------

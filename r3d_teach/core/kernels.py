@@ -90,7 +90,7 @@ def kernel_moments(kernel: str | Kernel, order: int, side: str, extra_power: int
 
     Gamma[j, k] = ∫_± u^{j+k} K(u) du, Psi[j, k] = ∫_± u^{j+k} K(u)^2 du and
     Lambda[j] = ∫_± u^{j + extra_power} K(u) du (``extra_power`` defaults to order + 1).
-    On the minus side ∫_{-1}^0 u^k K(u) du = (-1)^k ∫_0^1 t^k K(t) dt by symmetry.
+    On the left side ("-") ∫_{-1}^0 u^k K(u) du = (-1)^k ∫_0^1 t^k K(t) dt by symmetry.
     """
     K = get_kernel(kernel)
     sgn = _side_sign(side)

@@ -1,6 +1,6 @@
 """One-sided local polynomial regression of every quantile at once (book chapter 2).
 
-For side ± (plus: X̃ ≥ 0, the cutoff itself counts as treated; minus: X̃ < 0), bandwidth h and
+For side ± (right "+": X̃ ≥ 0, the cutoff itself counts as treated; left "-": X̃ < 0), bandwidth h and
 order p, the fit at the cutoff solves, for every column q of the outcome matrix,
 
     α̂(q) = argmin_α Σ_i δ_i^± K(X̃_i/h) [Q_i(q) - α' r_p(X̃_i/h)]²,   r_p(u) = (1, u, …, u^p)',
@@ -46,7 +46,7 @@ SIDES = ("+", "-")
 
 
 def side_mask(xc: np.ndarray, side: str) -> np.ndarray:
-    """Units on a side: plus is X̃ ≥ 0 (the cutoff counts as treated), minus is X̃ < 0."""
+    """Units on a side: right ("+") is X̃ ≥ 0 (the cutoff counts as treated), left ("-") is X̃ < 0."""
     if side == "+":
         return xc >= 0
     if side == "-":
