@@ -21,7 +21,7 @@ __version__ = "0.2.0"
 
 #: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
 _LAZY = ("datasets", "simulate", "baselines", "montecarlo", "plotting", "inference", "validity", "widgets",
-         "outofcore", "cli")
+         "outofcore", "cli", "locrand")
 
 __all__ = [
     "r3d",
