@@ -100,6 +100,8 @@ CONSTANT_RTOL = 1e-12
 N_SHIFT_GRID = 201
 #: the automatic grid is widened at most this many times when the set reaches its end
 GRID_WIDENINGS = 4
+#: ... and refined around the accepted shifts at most this many times
+GRID_REFINEMENTS = 3
 
 INSTALL_HINT = "pip install r3d-teach[validity]  (or: pip install rdlocrand==3.0)"
 
@@ -194,10 +196,11 @@ class _Assignments:
     exact: bool
     n_draws: int              # C when exact
     entropy: int | None
+    rows: int                 # assignments per chunk, the same on every pass
 
-    def chunks(self, rows: int, progress: bool = False, desc: str = "assignments"):
+    def chunks(self, progress: bool = False, desc: str = "assignments"):
         """Yield 0/1 float matrices (B, n), B <= rows, covering all assignments in order."""
-        total = self.n_draws
+        total, rows = self.n_draws, self.rows
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -318,7 +321,7 @@ def _first_pass(win: _Window, asg: _Assignments, progress: bool) -> _Pass:
     tol_q = TIE_RTOL * (np.abs(D) + np.max(np.abs(win.Qc), axis=0) + np.finfo(float).tiny)
     count = np.zeros(M, dtype=np.int64)
     sup_t, w2sq, s1, mm = [], [], [], []
-    for P in asg.chunks(_rows(max(win.n, M)), progress, "permutations"):
+    for P in asg.chunks(progress, "permutations"):
         Db = win.k * (P @ win.Qc)
         count += (np.abs(Db) >= np.abs(D) - tol_q).sum(axis=0)
         sup_t.append(_sup_t(Db, sd, win.valid))
@@ -355,13 +358,15 @@ def _sweep(lo: np.ndarray, hi: np.ndarray, n_always: int, asg: _Assignments, alp
     always (``n_always`` of them). Returns the accepted intervals (k, 2), ±inf allowed."""
     ok = np.isfinite(lo)
     lo, hi = lo[ok], hi[ok]
+    p_inf = float(_p_value(n_always, asg))
+    if not lo.size:                           # p(tau) = p_inf everywhere
+        return np.array([[-np.inf, np.inf]]) if p_inf > alpha else np.zeros((0, 2))
     ev = np.concatenate([lo, hi])
     delta = np.concatenate([np.ones(lo.size, np.int64), -np.ones(hi.size, np.int64)])
     order = np.lexsort((-delta, ev))          # equal values: openings before closings (closed sets)
     ev, delta = ev[order], delta[order]
     counts = n_always + np.cumsum(delta)      # on (ev[i], ev[i+1])
-    p_seg = _p_value(counts[:-1], asg) if ev.size else np.zeros(0)
-    p_inf = float(_p_value(n_always, asg))
+    p_seg = _p_value(counts[:-1], asg)
     points = np.concatenate([[-np.inf], ev, [np.inf]])
     accept = np.concatenate([[p_inf > alpha], p_seg > alpha, [p_inf > alpha]])
     return _intervals_from_runs(points, accept)
@@ -380,8 +385,13 @@ def _quantile_sets(win: _Window, asg: _Assignments, fp: _Pass, alpha: float, pro
     sets: list = [None] * M
     for c0 in range(0, M, block):
         cols = np.arange(c0, min(M, c0 + block))
-        Db = np.concatenate([win.k * (P @ win.Qc[:, cols])
-                             for P in asg.chunks(_rows(max(win.n, cols.size)), progress, "confidence sets")])
+        parts, mm = [], []
+        for P in asg.chunks(progress, "confidence sets"):
+            parts.append(win.k * (P @ win.Qc[:, cols]))
+            mm.append(np.rint(P @ win.d).astype(np.int64))
+        Db = np.concatenate(parts)
+        if not np.array_equal(np.concatenate(mm), fp.m):     # the passes must see the same assignments
+            raise RuntimeError("internal error: the assignments differ between passes")
         Dc = fp.D[cols]
         gg = g[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -433,7 +443,7 @@ def _sup_t_p_curve(win: _Window, asg: _Assignments, fp: _Pass, grid: np.ndarray,
     T = np.max(np.abs(D[:, None] - grid[None, :]) * inv, axis=0)          # (G,)
     count = np.zeros(G, dtype=np.int64)
     rows = max(1, CHUNK_CELLS // (4 * M * G))     # a few (rows, M, G) temporaries
-    for P in asg.chunks(_rows(max(win.n, M)), progress, "sup-t confidence set"):
+    for P in asg.chunks(progress, "sup-t confidence set"):
         Db = win.k * (P @ win.Qc)
         gb = win.g(np.rint(P @ win.d))
         for r0 in range(0, Db.shape[0], rows):
@@ -469,9 +479,10 @@ def _grid_set(grid: np.ndarray, p: np.ndarray, alpha: float, p_inf: float) -> tu
 
 def _sup_t_set(win: _Window, asg: _Assignments, fp: _Pass, alpha: float, p_inf: float, shift: float,
                ends: np.ndarray, grid_user, progress: bool) -> tuple[np.ndarray, pd.DataFrame]:
-    """The sup-t set for a constant shift on a grid: the user's, or an automatic one around the
-    exact sets' finite ends (widened while the set reaches its end), refined once around the
-    accepted region so that its ends are resolved to 1/(N_SHIFT_GRID - 1) of its width."""
+    """The sup-t set for a constant shift on a grid: the user's, or an automatic one (a wide
+    grid around the exact sets' finite ends, widened while the set reaches its end, plus a fine
+    grid over the range of the per-level differences), refined around the accepted region until
+    it spans at least half of :data:`N_SHIFT_GRID` points (at most :data:`GRID_REFINEMENTS` times)."""
     if grid_user is not None:
         p = _sup_t_p_curve(win, asg, fp, grid_user, progress)
         out, truncated = _grid_set(grid_user, p, alpha, p_inf)
@@ -481,9 +492,16 @@ def _sup_t_set(win: _Window, asg: _Assignments, fp: _Pass, alpha: float, p_inf: 
         return out, pd.DataFrame({"tau": grid_user, "p_value": p})
     half = 1.25 * max([float(np.max(np.abs(ends - shift))) if ends.size else 0.0,
                        4 * float(np.max(win.null_sd)), 1e-12 * max(1.0, abs(shift))])
+    D = fp.D[win.valid] if win.valid.any() else fp.D
+    inner = np.linspace(D.min(), D.max(), N_SHIFT_GRID) if D.max() > D.min() else np.zeros(0)
+    p_inner = _sup_t_p_curve(win, asg, fp, inner, progress) if inner.size else np.zeros(0)
     for _ in range(GRID_WIDENINGS + 1):
-        grid = shift + np.linspace(-half, half, N_SHIFT_GRID)
-        p = _sup_t_p_curve(win, asg, fp, grid, progress)
+        grid, order = np.unique(np.concatenate([shift + np.linspace(-half, half, N_SHIFT_GRID), inner]),
+                                return_index=True)
+        outer = _sup_t_p_curve(win, asg, fp, grid[order < N_SHIFT_GRID], progress)
+        p = np.empty(grid.size)
+        p[order < N_SHIFT_GRID] = outer
+        p[order >= N_SHIFT_GRID] = p_inner[order[order >= N_SHIFT_GRID] - N_SHIFT_GRID]
         out, truncated = _grid_set(grid, p, alpha, p_inf)
         if not truncated:
             break
@@ -491,18 +509,19 @@ def _sup_t_set(win: _Window, asg: _Assignments, fp: _Pass, alpha: float, p_inf: 
     else:
         warnings.warn("tau_grid: the sup_t confidence set still reaches the end of the automatic grid "
                       f"(±{half / 4:.3g} around {shift:.3g}); give a wider tau_grid", UserWarning, stacklevel=3)
-    acc = np.flatnonzero(p > alpha)
-    if acc.size and not truncated:
-        step = grid[1] - grid[0]
+    for _ in range(GRID_REFINEMENTS):
+        acc = np.flatnonzero(p > alpha)
+        if not acc.size or truncated or not np.isfinite(out).all():
+            break
         lo, hi = grid[max(acc[0] - 1, 0)], grid[min(acc[-1] + 1, grid.size - 1)]
-        if hi - lo > 2 * step:          # refine the accepted region
-            fine = np.linspace(lo, hi, N_SHIFT_GRID)
-            pf = _sup_t_p_curve(win, asg, fp, fine, progress)
-            grid, order = np.unique(np.concatenate([grid, fine]), return_index=True)
-            p = np.concatenate([p, pf])[order]
-            out, _ = _grid_set(grid, p, alpha, p_inf)
+        if ((grid >= lo) & (grid <= hi)).sum() >= N_SHIFT_GRID // 2:
+            break
+        fine = np.linspace(lo, hi, N_SHIFT_GRID)
+        pf = _sup_t_p_curve(win, asg, fp, fine, progress)
+        grid, order = np.unique(np.concatenate([grid, fine]), return_index=True)
+        p = np.concatenate([p, pf])[order]
+        out, _ = _grid_set(grid, p, alpha, p_inf)
     return out, pd.DataFrame({"tau": grid, "p_value": p})
-
 
 def _sets_frame(sets: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"lower": sets[:, 0], "upper": sets[:, 1]}) if len(sets) else pd.DataFrame(
@@ -782,7 +801,8 @@ def randinf(x, y=None, *, cutoff: float, window, statistic: str = "sup_t", n_per
         raise ValueError(f"method: 'exact' would enumerate {n_possible:,} assignments (more than {MAX_EXACT:,}); "
                          "use method='monte_carlo'")
     entropy = None if exact else int(rng.integers(2**63))
-    asg = _Assignments(n=n_w, n1=n1, d=d, exact=exact, n_draws=n_possible if exact else n_perm, entropy=entropy)
+    asg = _Assignments(n=n_w, n1=n1, d=d, exact=exact, n_draws=n_possible if exact else n_perm, entropy=entropy,
+                       rows=_rows(max(n_w, q.size)))
     n_always_min = 2 if n1 == win.n0 else 1
     min_p = n_always_min / n_possible if exact else 1 / (1 + n_perm)
     if exact and min_p > alpha:
