@@ -1,7 +1,7 @@
 """Local randomization (r3d_teach.locrand): agreement with rdlocrand, size under the sharp null,
 and the numbers of the book's two real data sets (cghs, rebp from the rdhonest package).
 
-Writes ``benchmarks/results/locrand_checks.md``. About 10 minutes on one core::
+Writes ``benchmarks/results/locrand_checks.md``. About a minute on one core::
 
     nice -n 10 python benchmarks/locrand_checks.py [--reps 2000] [--R 20000]
 
@@ -11,6 +11,8 @@ Writes ``benchmarks/results/locrand_checks.md``. About 10 minutes on one core::
 2. Size: rejection rates at alpha = 0.05 under the sharp null (samples independent of a discrete
    running variable), exact enumeration (4 + 5 units, 126 assignments: exact size 6/126) and
    Monte Carlo (10 + 10 units, R = 199: exact size 10/200).
+   Also: rdrandinf 3.0 allocates ``reps`` rows for the permutation distribution but fills only
+   C(n_W, n_1) of them when ``reps`` exceeds that count, so its p-value is then wrong.
 3. Real data: windows selected by covariate balance (rdwinselect on unit covariates), p-values of
    both statistics and per-decile results, in the selected window and in wider fixed windows.
 """
@@ -54,7 +56,7 @@ def agreement(R: int) -> list[str]:
     cells = {c: g["duration"].to_numpy() for c, g in before.groupby("cell")}
     rng = np.random.default_rng(17)
     xs = np.sort(rng.uniform(-1, 1, 60))
-    sim = [rng.lognormal(3 + 0.1 * xi + 0.15 * (xi >= 0), 0.7, 80) for xi in xs]
+    sim = [rng.lognormal(3 + rng.normal(0, 0.25) + 0.1 * (xi >= 0), 0.7, 80) for xi in xs]
     designs = [
         ("rebp before the reform, 10 + 10 age cells", np.array([c / 12 for c in cells]), list(cells.values()),
          50.0, (50 - 10 / 12, 50 + 9 / 12)),
@@ -80,6 +82,16 @@ def agreement(R: int) -> list[str]:
         lines.append(f"p-values at the deciles ({label}): ours {np.round(p, 3).tolist()}, "
                      f"rdrandinf {np.round(ref, 3).tolist()}")
         lines.append("")
+    # rdrandinf with more draws than assignments
+    rng = np.random.default_rng(0)
+    x = np.arange(-5, 5) + 0.5
+    y = rng.normal(size=10) + 0.5 * (x > 0)
+    ours = randinf(x, Q=y[:, None], quantiles=[0.5], cutoff=0, window=(-5, 5), conf_sets=False)
+    ps = {r: _rdrandinf(y, x, 0, -5, 5, r, seed=5) for r in (252, 4000, 100_000)}
+    lines += ["rdrandinf with more draws than assignments (5 + 5 units, C = 252; exact p from enumeration "
+              f"{ours.p_value:.4f}): reps = 252 gives {ps[252]:.4f}, reps = 4,000 gives {ps[4000]:.4f}, "
+              f"reps = 100,000 gives {ps[100_000]:.5f} (rdlocrand 3.0 caps the draws at C but averages over "
+              "`reps` rows of an uninitialised array). The tests therefore call it with reps <= C.", ""]
     return lines
 
 
@@ -109,14 +121,18 @@ def size(reps: int) -> list[str]:
     return lines
 
 
+def _p(p: float) -> str:
+    return f"{p:.4f}" if p >= 0.001 else f"{p:.2g}"
+
+
 def _fmt_res(res, label: str) -> list[str]:
     t = res.tests.set_index("test")
     cs = res.conf_sets
     fmt = lambda df: " ∪ ".join(f"[{a:.4g}, {b:.4g}]" for a, b in zip(df["lower"], df["upper"])) or "empty"  # noqa: E731
     lines = [f"**{label}**: window [{res.window[0]:g}, {res.window[1]:g}], {res.n_left} + {res.n_right} units, "
              f"{res.method} ({res.n_assignments:,} of {res.n_possible:,} assignments), smallest attainable p "
-             f"{res.min_p_value:.4g}; sup_t = {t.loc['sup_t', 'statistic']:.3f} (p = {t.loc['sup_t', 'p_value']:.4f}), "
-             f"Wasserstein = {t.loc['wasserstein', 'statistic']:.4g} (p = {t.loc['wasserstein', 'p_value']:.4f}); "
+             f"{res.min_p_value:.4g}; sup_t = {t.loc['sup_t', 'statistic']:.3f} (p = {_p(t.loc['sup_t', 'p_value'])}), "
+             f"Wasserstein = {t.loc['wasserstein', 'statistic']:.4g} (p = {_p(t.loc['wasserstein', 'p_value'])}); "
              f"95% set for a constant shift: sup_t {fmt(cs['sup_t'])}, Wasserstein {fmt(cs['wasserstein'])}.", ""]
     bq = res.by_quantile
     bq = bq[np.isclose(bq["q"].to_numpy()[:, None], DEC[None, :]).any(axis=1)]
@@ -124,7 +140,7 @@ def _fmt_res(res, label: str) -> list[str]:
     for _, r in bq.iterrows():
         pieces = "" if r["ci_pieces"] <= 1 else f" ({int(r['ci_pieces'])} pieces)"
         lines.append(f"| {r['q']:.1f} | {r['mean_left']:.4g} | {r['mean_right']:.4g} | {r['diff']:+.4g} | "
-                     f"{r['p_value']:.4f} | [{r['ci_lower']:.4g}, {r['ci_upper']:.4g}]{pieces} |")
+                     f"{_p(r['p_value'])} | [{r['ci_lower']:.4g}, {r['ci_upper']:.4g}]{pieces} |")
     lines.append("")
     return lines
 
@@ -150,6 +166,19 @@ def real_data(R: int) -> list[str]:
             res = randinf("yearat14", "log_earnings", data=cghs, unit="yearat14", cutoff=1947, window=win,
                           quantiles=grid, n_perm=R, seed=1947)
         lines += _fmt_res(res, f"cghs, {label}") + [f"(warning: {w.message})" for w in caught] + [""]
+    # the same windows at fake cutoffs (they do not contain 1947): does the rejection belong to 1947?
+    lines += ["Placebo cutoffs (k + k cohorts around a fake cutoff c', window [c' - k, c' + k - 1], exact):", "",
+              "| k | cutoff | sup_t p | Wasserstein p | average difference |", "|---|---|---|---|---|"]
+    for k in (3, 5):
+        for cut in (1940, 1941, 1947, 1953, 1955, 1957, 1959):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)      # 3 + 3: the smallest p is 0.1
+                res = randinf("yearat14", "log_earnings", data=cghs, unit="yearat14", cutoff=cut,
+                              window=(cut - k, cut + k - 1), quantiles=grid, conf_sets=False)
+            t = res.tests.set_index("test")["p_value"]
+            lines.append(f"| {k} | {cut}{' (true)' if cut == 1947 else ''} | {t['sup_t']:.4f} | "
+                         f"{t['wasserstein']:.4f} | {res.shift:+.3f} |")
+    lines.append("")
     # --- rebp: age-in-month cells, cutoff 50; unemployment duration (weeks); reform period and before
     rebp = _data("rebp")
     rebp["cell"] = np.round(rebp["age"] * 12).astype(int)

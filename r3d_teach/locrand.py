@@ -641,7 +641,8 @@ class RandInfResult:
         for _, r in self.tests.iterrows():
             mark = "  <- headline" if r["test"] == self.statistic_name else ""
             se = f" (MC s.e. {r['mc_se']:.4f})" if self.method == "monte_carlo" else ""
-            lines.append(f"  {r['test']:>11}: statistic {r['statistic']:.4g}, p = {r['p_value']:.4f}{se}{mark}")
+            pv = f"{r['p_value']:.4f}" if r["p_value"] >= 0.001 else f"{r['p_value']:.2g}"
+            lines.append(f"  {r['test']:>11}: statistic {r['statistic']:.4g}, p = {pv}{se}{mark}")
         if self.n_constant_levels:
             lines.append(f"  {self.n_constant_levels} level(s) constant over the window's units: left out of sup_t")
         lines.append(f"  average difference over the grid: {self.shift:.4g}")
@@ -665,7 +666,8 @@ class RandInfResult:
             nd = self.null_distribution
             ax.hist(nd, bins=min(60, max(10, int(np.sqrt(nd.size)))), color="0.7", edgecolor="0.5")
             ax.axvline(self.statistic, color="C3", lw=2, label=f"observed (p = {self.p_value:.3g})")
-            ax.set_xlabel(f"{self.statistic_name} statistic")
+            ax.set_xlabel({"sup_t": "studentized sup over q (sup-t)",
+                           "wasserstein": "2-Wasserstein distance of the average quantile functions"}[self.statistic_name])
             ax.set_ylabel("assignments")
             ax.set_title(title or f"Permutation distribution ({self.method}, {nd.size:,} assignments)")
             ax.legend(frameon=False, fontsize=8)

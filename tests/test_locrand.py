@@ -427,7 +427,7 @@ def test_summary_and_plots():
     axes = res.plot()
     assert len(axes) == 2
     ax = res.plot(kind="null")
-    assert ax.get_xlabel() == "wasserstein statistic"
+    assert ax.get_xlabel().startswith("2-Wasserstein distance") and ax.patches
     x2, z2 = _cohorts(shift=1.0)
     sel = select_window(x2, {"z": z2}, cutoff=0, n_perm=200, seed=2)
     assert isinstance(sel, WindowSelection) and "recommended window: [-5, 4]" in str(sel.summary())
