@@ -95,6 +95,12 @@ def agreement(R: int) -> list[str]:
     return lines
 
 
+def _rejects(res) -> np.ndarray:
+    """sup_t, Wasserstein and the median's diffmeans test reject at 0.05."""
+    t = res.tests.set_index("test")["p_value"]
+    return np.array([t["sup_t"], t["wasserstein"], res.by_quantile["p_value"][4]]) <= 0.05
+
+
 def size(reps: int) -> list[str]:
     x = np.arange(-6, 7).astype(float)
     x20 = np.arange(-10, 10) + 0.5
@@ -103,12 +109,10 @@ def size(reps: int) -> list[str]:
         rng = np.random.default_rng(r)
         y = [rng.lognormal(3, 0.6, 40) for _ in x]
         res = randinf(x, y, cutoff=0, window=(-4, 4), quantiles=DEC, conf_sets=False)
-        t = res.tests.set_index("test")["p_value"]
-        out["exact (4 + 5 units, C = 126)"] += np.array([t["sup_t"], t["wasserstein"], res.by_quantile["p_value"][4]]) <= 0.05
+        out["exact (4 + 5 units, C = 126)"] += _rejects(res)
         y = [rng.lognormal(3, 0.6, 40) for _ in x20]
         res = randinf(x20, y, cutoff=0, window=(-10, 10), quantiles=DEC, conf_sets=False, n_perm=199, seed=r)
-        t = res.tests.set_index("test")["p_value"]
-        out["Monte Carlo (10 + 10 units, R = 199)"] += np.array([t["sup_t"], t["wasserstein"], res.by_quantile["p_value"][4]]) <= 0.05
+        out["Monte Carlo (10 + 10 units, R = 199)"] += _rejects(res)
     se = np.sqrt(0.05 * 0.95 / reps)
     lines = ["## 2. Size under the sharp null (alpha = 0.05)", "",
              f"{reps:,} replications; units' samples (lognormal, 40 draws) independent of a discrete running "

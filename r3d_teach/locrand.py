@@ -666,8 +666,9 @@ class RandInfResult:
             nd = self.null_distribution
             ax.hist(nd, bins=min(60, max(10, int(np.sqrt(nd.size)))), color="0.7", edgecolor="0.5")
             ax.axvline(self.statistic, color="C3", lw=2, label=f"observed (p = {self.p_value:.3g})")
-            ax.set_xlabel({"sup_t": "studentized sup over q (sup-t)",
-                           "wasserstein": "2-Wasserstein distance of the average quantile functions"}[self.statistic_name])
+            names = {"sup_t": "studentized sup over q (sup-t)",
+                     "wasserstein": "2-Wasserstein distance of the average quantile functions"}
+            ax.set_xlabel(names[self.statistic_name])
             ax.set_ylabel("assignments")
             ax.set_title(title or f"Permutation distribution ({self.method}, {nd.size:,} assignments)")
             ax.legend(frameon=False, fontsize=8)
@@ -699,9 +700,9 @@ class RandInfResult:
         top.scatter(q[~sig], bq["diff"][~sig], facecolor="white", edgecolor="C0", s=18, zorder=3,
                     label=f"p > {self.alpha:g}")
         top.set_ylabel("mean quantile: right − left")
-        top.set_title(title or (f"Local randomization, window [{self.window[0]:g}, {self.window[1]:g}] "
-                                f"({self.n_left} + {self.n_right} units); {self.statistic_name} p = {self.p_value:.3g}"),
-                      fontsize=10)
+        default = (f"Local randomization, window [{self.window[0]:g}, {self.window[1]:g}] "
+                   f"({self.n_left} + {self.n_right} units); {self.statistic_name} p = {self.p_value:.3g}")
+        top.set_title(title or default, fontsize=10)
         top.legend(frameon=False, fontsize=8)
         if bottom is not None:
             bottom.plot(q, bq["p_value"], color="C1", marker="o" if q.size <= 30 else None, ms=3)
