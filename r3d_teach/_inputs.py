@@ -81,8 +81,9 @@ class UnitGroups:
         first = keys[self.starts]
         varying = np.flatnonzero(np.repeat(first, self.counts) != keys)
         if varying.size:
-            bad = pd.unique(np.asarray(self.labels)[self.codes_sorted[varying]])[:5]
-            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) {list(bad)}")
+            bad = pd.unique(np.asarray(self.labels)[self.codes_sorted[varying]])
+            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) "
+                             f"{V.show_labels(bad)}")
         return vals[self.starts]
 
     def means(self, data, col: str, arg: str) -> np.ndarray:
@@ -162,17 +163,16 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         if weights is not None:
             raise ValueError("weights: apply to samples; with Q= the quantiles are already computed")
         q = V.check_quantile_grid(quantiles)
+        q_labels = np.asarray(Q.index) if isinstance(Q, pd.DataFrame) else None  # unit labels, if any
         Qm = V.as_real_array(Q, "Q")
         if Qm.ndim != 2 or Qm.shape != (xv.size, q.size):
             raise ValueError(f"Q: must be an (n_units, n_quantiles) = ({xv.size}, {q.size}) matrix, got shape {Qm.shape}")
         bad = ~np.isfinite(Qm)
         if bad.any():
             i = int(np.flatnonzero(bad.any(axis=1))[0])
-            raise ValueError(f"Q: row {i} contains NaN or inf")
-        if (np.diff(Qm, axis=1) < 0).any():
-            i = int(np.flatnonzero((np.diff(Qm, axis=1) < 0).any(axis=1))[0])
-            raise ValueError(f"Q: row {i} decreases; each row must be a unit's quantile function "
-                             "(non-decreasing in q)")
+            who = f"unit {V.show_labels([q_labels[i]])[1:-1]} (row {i})" if q_labels is not None else f"row {i}"
+            raise ValueError(f"Q: {who} contains NaN or inf")
+        Qm = V.check_quantile_rows(Qm, q, q_labels)
     else:
         if y is None:
             raise ValueError("y: give the units' samples (or Q= with precomputed unit quantiles)")

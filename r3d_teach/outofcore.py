@@ -185,11 +185,12 @@ def _combine_ranks(Z: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> 
     """Q̂ from the fetched order statistics Z (n, S) laid out as in :func:`_rank_slots`."""
     if method == "inverted_cdf":
         return Z
+    from .quantiles import linear_step  # the final step every engine shares
+
     kk = k[:, None].astype(float)
     h = (kk - 1.0) * q[None, :]
     frac = h - np.floor(h)
-    zlo, zhi = Z[:, 0::2], Z[:, 1::2]
-    return zlo + frac * (zhi - zlo)
+    return linear_step(Z[:, 0::2], Z[:, 1::2], frac)
 
 
 def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
@@ -209,10 +210,12 @@ def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
 def _combine_weighted(V: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
     if method == "inverted_cdf":
         return V
+    from .quantiles import weighted_step  # the final step every engine shares
+
     kk = k[:, None].astype(float)
     o = 1.0 + (kk - 1.0) * q[None, :]
     frac = o - np.floor(o)
-    return (1.0 - frac) * V[:, 0::2] + frac * V[:, 1::2]
+    return weighted_step(V[:, 0::2], V[:, 1::2], frac)
 
 
 # --------------------------------------------------------------------------------------------
