@@ -197,7 +197,7 @@ def check_quantile_rows(Q: np.ndarray, quantiles=None, labels=None, name: str = 
         i = int(np.flatnonzero(real)[0])
         j = int(np.flatnonzero(d[i] < -MONOTONE_RTOL * scale[i])[0])
         who = (f"unit {show_labels([labels[i]])[1:-1]} (row {i})" if labels is not None
-               else f"the unit in row {i}")
+               else f"row {i}")
         where = (f"q = {float(quantiles[j]):g} and q = {float(quantiles[j + 1]):g}" if quantiles is not None
                  else f"columns {j} and {j + 1}")
         raise ValueError(f"{name}: {who} decreases from {float(Q[i, j])!r} to {float(Q[i, j + 1])!r} between {where}; "
