@@ -11,6 +11,7 @@ unit quantile matrix Q̂ (n × M), from samples, from a long DataFrame, or given
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,6 +137,36 @@ def split_frame(data, x, y, unit, treatment=None, weights=None, cluster=None, re
     return xs, ys, ts, ws, cl, g.labels
 
 
+#: y given as one number per unit while x repeats this much (distinct values <= units / this): warn
+LONG_FORMAT_TIES = 2
+
+
+def _warn_if_long_columns(x, y, xv: np.ndarray, ys) -> None:
+    """Columns of a long table passed as ``r3d(df.score, df.wage)`` make every row a unit with a
+    one-observation sample, and τ̂(q) comes out flat.  The signature: y is a flat sequence of
+    numbers and x repeats (in long data it is constant within each unit's rows).  A design with
+    one scalar outcome per unit and a continuous x never matches; with a discrete x it can, and
+    the message names the way to say so (``Q=``, which never warns)."""
+    n = len(ys)
+    if n < 2 * LONG_FORMAT_TIES or isinstance(y, np.ndarray) and y.ndim != 1:
+        return
+    if any(v.size != 1 for v in ys) or not all(np.ndim(v) == 0 for v in y):
+        return
+    distinct = np.unique(xv).size
+    if distinct * LONG_FORMAT_TIES > n:
+        return
+    xn = getattr(x, "name", None) if isinstance(x, pd.Series) else None
+    yn = getattr(y, "name", None) if isinstance(y, pd.Series) else None
+    call = f"r3d({xn!r}, {yn!r}, data=df, unit=...)" if isinstance(xn, str) and isinstance(yn, str) \
+        else "r3d('x_column', 'y_column', data=df, unit='unit_column')"
+    warnings.warn(
+        f"y: every unit has a single observation and x takes only {distinct} distinct values over {n} units: "
+        f"this looks like the columns of a long table (one row per observation), which makes every row a "
+        f"unit. Pass the table and its unit column instead: {call}. If each row really is a unit with one "
+        "scalar outcome, pass Q=np.asarray(y)[:, None] with quantiles=[0.5] (the same estimate at one level, no warning).",
+        UserWarning, stacklevel=4)
+
+
 def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, treatment=None,
                    weights=None, cluster=None, data: pd.DataFrame | None = None, unit: str | None = None,
                    quantile_method: str = "linear") -> Inputs:
@@ -180,6 +211,8 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         ys = V.check_samples(y, "y")
         if len(ys) != xv.size:
             raise ValueError(f"y: has {len(ys)} units but x has {xv.size} (lengths must match)")
+        if data is None:
+            _warn_if_long_columns(x, y, xv, ys)
         if weights is not None:
             weights = V.check_unit_weights(weights, ys)
         Qm = unit_quantiles(ys, q, weights=weights, method=quantile_method)

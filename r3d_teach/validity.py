@@ -262,7 +262,11 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     if len(hh) > 2:
         raise ValueError("h: give one bandwidth or a pair (left, right)")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # numpy's 0/0 notices inside the package are replaced by the explanation below; the
+        # package's own warnings (e.g. about its options) carry information and pass through
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         try:
             out = rdd_fun(xv, c=c, p=p, kernel=kernel, h=hh, **rddensity_kwargs)
         except TypeError:
@@ -283,6 +287,8 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
         "binomial_window": float(bino_w[0]) if bino_w.size else np.nan,
     }
     table = pd.DataFrame([row])
+    if not (np.isfinite(row["t_stat"]) and np.isfinite(row["p_value"])):
+        _warn_density_nan(xv, c, p, hl, hr, row)
 
     # the density curve on each side, as rdplotdensity computes it (order p, bias-corrected CI)
     lo, hi = max(xv.min(), c - 3 * hl), min(xv.max(), c + 3 * hr)
@@ -311,6 +317,24 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     return table
 
 
+def _warn_density_nan(xv: np.ndarray, c: float, p: int, hl: float, hr: float, row: dict) -> None:
+    """The density test came back NaN: say why (mass points) and what still holds."""
+    left = np.unique(xv[(xv < c) & (xv >= c - hl)]).size
+    right = np.unique(xv[(xv >= c) & (xv <= c + hr)]).size
+    if min(left, right) <= p + 1:
+        why = (f"x has only {left} distinct value(s) within the bandwidth left of the cutoff and {right} right of "
+               f"it (mass points); the local polynomial density estimator of order p = {p} needs more than "
+               f"p + 1 = {p + 1} on each side to estimate the densities and their standard errors")
+        fix = "lower p (e.g. p=1)" if p > 1 else "the running variable is too discrete for this test"
+    else:
+        why = "the package returned no standard error (a degenerate design near the cutoff)"
+        fix = "try another bandwidth h or order p"
+    binom = "" if not np.isfinite(row["binomial_p"]) else \
+        f"; the exact binomial test near the cutoff still applies (binomial_p = {row['binomial_p']:.3g})"
+    warnings.warn(f"x: the density test is not defined here, t_stat and p_value are NaN: {why}; {fix}{binom}",
+                  UserWarning, stacklevel=3)
+
+
 # ----------------------------------------------------------------------------------------------
 # covariate balance
 # ----------------------------------------------------------------------------------------------
@@ -326,20 +350,17 @@ def _covariate_matrix(covariates, n: int, data=None, groups=None):
         return names, np.column_stack([groups.means(data, c, "covariates") for c in names])
     if isinstance(covariates, pd.Series):
         covariates = covariates.to_frame(covariates.name if covariates.name is not None else "covariate")
+    # the API's one coercion rule (as for x and y): numbers and booleans, never text
     if isinstance(covariates, pd.DataFrame):
         names = [str(c) for c in covariates.columns]
-        try:
-            M = covariates.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError("covariates: every column must be numeric") from None
+        cols = [V.as_real_array(covariates[c].to_numpy(), f"covariates: {str(c)!r}", allow_bool=True)
+                for c in covariates.columns]
+        M = np.column_stack(cols) if cols else np.zeros((len(covariates), 0))
     elif isinstance(covariates, dict):
         names = [str(k) for k in covariates]
         cols = []
         for k, v in covariates.items():
-            try:
-                a = np.asarray(v, dtype=float)
-            except (TypeError, ValueError):
-                raise TypeError(f"covariates: {k!r} is not numeric") from None
+            a = V.as_real_array(v, f"covariates: {str(k)!r}", allow_bool=True)
             if a.ndim != 1:
                 raise ValueError(f"covariates: {k!r} must be 1-D (one value per unit), got shape {a.shape}")
             if a.size != n:
@@ -349,10 +370,9 @@ def _covariate_matrix(covariates, n: int, data=None, groups=None):
             raise ValueError("covariates: is empty")
         M = np.column_stack(cols)
     else:
-        try:
-            M = np.asarray(covariates, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError("covariates: must be a DataFrame, a dict of arrays or a numeric 1-D/2-D array") from None
+        if isinstance(covariates, (str, bytes)):
+            raise TypeError("covariates: must be a DataFrame, a dict of arrays or a numeric 1-D/2-D array")
+        M = V.as_real_array(covariates, "covariates", allow_bool=True)
         if M.ndim == 1:
             M = M[:, None]
         if M.ndim != 2:
