@@ -327,23 +327,23 @@ def bandwidth_from_matrix(
         b = {sd: np.full_like(np.asarray(b[sd], dtype=float), h_max) for sd in SIDES}
     # back to x's units (exact: times a power of two): lengths times x_scale, the density divided
     # by it, the (s+1)-th coefficient (and the bias constant B) divided by x_scale^(s+1)
-    xs = np.float64(x_scale)
+    xs = float(x_scale)
     h_out = float(h) * xs if integ else np.asarray(h, dtype=float) * xs
     b_out = {sd: float(b[sd]) * xs if np.ndim(b[sd]) == 0 else np.asarray(b[sd]) * xs for sd in SIDES}
     # back to Y's units (diagnostics only; for |y| near 1e308 the variances overflow to inf)
     sc = np.float64(y_scale)
     with np.errstate(over="ignore", under="ignore"):
         sc2 = sc * sc
-        xb = xs ** -(s + 1.0)
+        xb = np.float64(xs) ** -(s + 1.0)
         beta_sc, var_sc, v_sc = sc * xb, sc2 * xb * xb, sc2 * xs
     return BandwidthSelection(
         h=h_out, h_den=None, method=method, s=s, p=p, kernel=kernel, n=n, quantiles=q,
-        f_hat=f_hat / xs, density_bandwidth=cn * xs, c_B=cB, c_V=cV,
+        f_hat=float(f_hat / xs), density_bandwidth=float(cn * xs), c_B=cB, c_V=cV,
         h_pilot=float(h0) * xs if integ else np.asarray(h0) * xs, b_pilot=b_out,
         beta=_times(beta, beta_sc), var_beta=_times(var_beta, var_sc), sigma2=_times(sigma2, sc2),
         B=_times(Bq, beta_sc), V=_times(Vq, v_sc), regularisation=_times({"": R}, var_sc)[""],
         h_unclipped=np.asarray(h_raw) * xs if np.ndim(h_raw) else float(h_raw) * xs,
-        h_min=h_min * xs, h_max=h_max * xs, coverage_factor=factor, notes=notes,
+        h_min=float(h_min * xs), h_max=float(h_max * xs), coverage_factor=factor, notes=notes,
     )
 
 
@@ -363,7 +363,7 @@ def _unit_scale(xc: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _times(d: dict, factor: np.float64) -> dict:
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         return {k: np.asarray(v, dtype=float) * factor for k, v in d.items()}
 
 

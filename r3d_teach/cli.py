@@ -313,12 +313,16 @@ def _quiet_dask():
     terminal: the failure itself reaches the user as one line."""
     import logging
 
+    import warnings
+
     loggers = [logging.getLogger(n) for n in ("distributed", "dask")]
     saved = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL)
     try:
-        yield
+        with warnings.catch_warnings():  # the engine's own notices (ports, event loop) are not about the data
+            warnings.filterwarnings("ignore", module=r"(distributed|dask|tornado)(\.|$)")
+            yield
     finally:
         for lg, lev in zip(loggers, saved):
             lg.setLevel(lev)

@@ -9,10 +9,18 @@ of :func:`r3d_teach.unit_quantiles` (see :mod:`r3d_teach.quantiles`):
   Q̂(q) = z_(⌊h⌋+1) + (h - ⌊h⌋)(z_(min(⌊h⌋+2, k)) - z_(⌊h⌋+1)) (1-based order statistics);
 * ``"inverted_cdf"``: Q̂(q) = z_(j) with j = ⌈k q⌉ (at least 1; k q within 1e-10 of an integer
   counts as that integer);
-* weighted (``weights=``): weights rescaled to sum to k within the unit, cumulative weights
-  c_1 ≤ ... ≤ c_k of the sorted sample, v(t) = z_(j) for the smallest j with c_j ≥ t (the last
-  one if none); linear: o = 1 + (k - 1) q, Q̂ = (1 - frac(o)) v(max(⌊o⌋, 1)) + frac(o) v(min(⌊o⌋ + 1, k));
-  inverted_cdf: Q̂ = v(k q) (same rounding guard).
+* weighted (``weights=``): weights divided by the unit's largest one, then rescaled to sum to k
+  within the unit, cumulative weights c_1 ≤ ... ≤ c_k of the sorted sample, v(t) = z_(j) for the
+  smallest j with c_j ≥ t (the last one if none); linear: o = 1 + (k - 1) q,
+  Q̂ = (1 - frac(o)) v(max(⌊o⌋, 1)) + frac(o) v(min(⌊o⌋ + 1, k)) (targets less a relative 1e-10);
+  inverted_cdf: Q̂ = v(k q) (same rounding guard).  The targets and the final step are the
+  functions of :mod:`r3d_teach.quantiles` (``weighted_targets``, ``weighted_step``,
+  ``linear_step``), so every engine applies literally the same rule; each row ends in a running
+  maximum, so Q̂ is non-decreasing to the last bit.
+
+Units are read as stored and ordered by label in every engine (text by code point, numbers
+numerically, a categorical by its labels); CSV text is converted by one rule (see "the one
+reading rule" below).
 
 Three engines, one result (:class:`UnitQuantiles`; units ordered by their label):
 
@@ -280,11 +288,14 @@ def read_csv_frame(path, columns: Sequence[str], roles: dict) -> pd.DataFrame:
     """
     path = os.fspath(path)
     try:
-        raw = pd.read_csv(path, sep=_csv_sep(path), dtype=str, keep_default_na=False, na_values=[""],
-                          usecols=lambda c: c in set(columns))
+        # every column is read (usecols would silently drop the extra fields of a malformed line)
+        raw = pd.read_csv(path, sep=_csv_sep(path), dtype=str, keep_default_na=False, na_values=[""])
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"data: cannot read {path!r}: {_first_line(exc)}") from None
-    return _typed_from_text(raw, roles, os.path.basename(path))
+    if raw.empty:
+        raise ValueError(f"data: {path} has no rows (only a header line)")
+    keep = [c for c in raw.columns if c in set(columns)] if columns else list(raw.columns)
+    return _typed_from_text(raw[keep], roles, os.path.basename(path))
 
 
 def _typed_from_text(raw: pd.DataFrame, roles: dict, where: str) -> pd.DataFrame:
@@ -380,17 +391,16 @@ def _combine_ranks(Z: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> 
 
 
 def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
-    """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted)."""
-    kk = k[:, None].astype(float)
+    """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted),
+    the targets of :func:`r3d_teach.quantiles.weighted_targets` (one weighted rule)."""
+    from .quantiles import weighted_targets
+
+    targets, _ = weighted_targets(k, q, method)
     if method == "linear":
-        o = 1.0 + (kk - 1.0) * q[None, :]
-        lo = np.maximum(np.floor(o), 1.0)
-        hi = np.minimum(lo + 1.0, kk)
         out = np.empty((k.size, 2 * q.size))
-        out[:, 0::2], out[:, 1::2] = lo, hi
+        out[:, 0::2], out[:, 1::2] = targets
         return out
-    kq = kk * q[None, :]
-    return kq - 1e-10 * np.maximum(kq, 1.0)
+    return targets[0]
 
 
 def _combine_weighted(V: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
@@ -450,6 +460,8 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
     q = check_quantile_grid(quantiles)
     if not isinstance(df, pd.DataFrame):
         raise TypeError("data: must be a pandas DataFrame (one row per observation)")
+    if len(df) == 0:
+        raise ValueError("data: has no rows (no observations)")
     for arg, col in [("y", y), ("unit", unit), ("weights", weights), ("x", x)] + \
             [("unit_columns", c) for c in unit_columns]:
         if col is not None and col not in df.columns:
@@ -522,7 +534,8 @@ def source_sql(source, types: dict | None = None) -> tuple[str, str]:
 
 
 def _csv_sql(pattern: str, path: str, types: dict | None) -> str:
-    opts = f"header = true, delim = {_lit(_csv_sep(path))}, all_varchar = true"
+    # skip = 0: DuckDB's sniffer otherwise skips leading lines it finds inconsistent (ragged rows)
+    opts = f"header = true, skip = 0, delim = {_lit(_csv_sep(path))}, all_varchar = true"
     if types:
         opts += ", types = {" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
     return f"read_csv({_lit(pattern)}, {opts})"
@@ -1064,6 +1077,8 @@ def unit_quantiles_dask(ddf, y: str, unit: str, quantiles, *, weights: str | Non
     meta_frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in meta.items()})
     out = part.map_partitions(_dask_partition, y, unit, q, weights, x, unit_columns, method, meta_cols,
                               meta=meta_frame).compute()
+    if len(out) == 0:
+        raise ValueError("data: has no rows (no observations)")
     labels = _label_values(out["unit"].to_numpy(dtype=object))
     order = _unit_order(labels, unit)
     out = out.iloc[order].reset_index(drop=True)

@@ -54,6 +54,7 @@ __all__ = [
     "inverse_edf_rank",
     "linear_step",
     "weighted_step",
+    "weighted_targets",
     "monotone_rows",
     "DECILES",
     "INDEX_FUZZ",
@@ -184,19 +185,35 @@ def _quantiles_weighted(vals, ws, unit, sizes, starts, q, method):
     k = sizes.astype(float)
     # normalised to sum to k (Hmisc normwt=TRUE), per unit and from that unit's weights only
     cum = _per_unit_cumsum(ws, sizes, starts) * (k / tot)[unit]
+    targets, frac = weighted_targets(sizes, q, method)
+    picked = [vals[starts[:, None] + _first_reaching(cum, unit, t)] for t in targets]
     if method == "linear":
-        o = 1.0 + (k[:, None] - 1.0) * q[None, :]
+        return weighted_step(picked[0], picked[1], frac)
+    return picked[0]
+
+
+def weighted_targets(k, q, method: str) -> tuple[list, np.ndarray | None]:
+    """The cumulative-weight targets of the weighted rule for units of sizes ``k`` (n,) on the
+    grid ``q`` (M,): the value at a target t is z_(j) for the smallest j with c_j ≥ t.
+
+    linear: o = 1 + (k - 1) q, targets lo = max(⌊o⌋, 1) and hi = min(lo + 1, k), each times
+    (1 - INDEX_FUZZ), and frac(o); inverted_cdf: the target k q less INDEX_FUZZ · max(k q, 1).
+    A cumulative weight within that relative fuzz below a target reaches it, so sums that differ
+    by rounding pick the same observation.  Shared by every engine (one weighted rule).
+    Returns ``([lo, hi], frac)`` or ``([t], None)``, arrays (n, M).
+
+    >>> [t.tolist() for t in weighted_targets([4], [0.5], "inverted_cdf")[0]]
+    [[[1.9999999998]]]
+    """
+    k = np.asarray(k, dtype=float)[:, None]
+    q = np.asarray(q, dtype=float)[None, :]
+    if method == "linear":
+        o = 1.0 + (k - 1.0) * q
         lo = np.maximum(np.floor(o), 1.0)
-        frac = o - np.floor(o)
-        hi = np.minimum(lo + 1.0, k[:, None])
-        jlo = _first_reaching(cum, unit, lo * (1.0 - INDEX_FUZZ))
-        jhi = _first_reaching(cum, unit, hi * (1.0 - INDEX_FUZZ))
-        zlo = vals[starts[:, None] + jlo]
-        zhi = vals[starts[:, None] + jhi]
-        return weighted_step(zlo, zhi, frac)
-    kq = k[:, None] * q[None, :]  # same rounding guard as the unweighted inverse EDF
-    j = _first_reaching(cum, unit, kq - INDEX_FUZZ * np.maximum(kq, 1.0))
-    return vals[starts[:, None] + j]
+        hi = np.minimum(lo + 1.0, k)
+        return [lo * (1.0 - INDEX_FUZZ), hi * (1.0 - INDEX_FUZZ)], o - np.floor(o)
+    kq = k * q  # same rounding guard as the unweighted inverse EDF
+    return [kq - INDEX_FUZZ * np.maximum(kq, 1.0)], None
 
 
 def monotone_rows(Q: np.ndarray) -> np.ndarray:

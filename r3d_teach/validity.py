@@ -236,7 +236,9 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     DataFrame with one row: ``cutoff, n_left, n_right, n_eff_left, n_eff_right, h_left,
     h_right, density_left, density_right, difference, t_stat, p_value, binomial_p,
     binomial_window``. ``binomial_p`` is the package's exact binomial test in the smallest
-    window around the cutoff. ``attrs["density"]`` holds the density curve on each side (columns
+    window around the cutoff.  With fewer than p + 2 distinct values of x with positive kernel
+    weight on a side (mass points), the density test is not identified: ``t_stat`` and
+    ``p_value`` are NaN and a warning says why. ``attrs["density"]`` holds the density curve on each side (columns
     ``side, x, density, lower, upper``; pointwise robust intervals), ``attrs["x"]`` the data.
 
     >>> import numpy as np
@@ -286,9 +288,12 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
         "binomial_p": float(bino_p[0]) if bino_p.size else np.nan,
         "binomial_window": float(bino_w[0]) if bino_w.size else np.nan,
     }
+    support = _support_points(xv, c, hl, hr, kernel)
+    if min(support) < p + 2:  # not identified: the package returns NaN or a meaningless number
+        row["t_stat"] = row["p_value"] = np.nan
     table = pd.DataFrame([row])
     if not (np.isfinite(row["t_stat"]) and np.isfinite(row["p_value"])):
-        _warn_density_nan(xv, c, p, hl, hr, row)
+        _warn_density_nan(support, p, row)
 
     # the density curve on each side, as rdplotdensity computes it (order p, bias-corrected CI)
     lo, hi = max(xv.min(), c - 3 * hl), min(xv.max(), c + 3 * hr)
@@ -317,14 +322,23 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     return table
 
 
-def _warn_density_nan(xv: np.ndarray, c: float, p: int, hl: float, hr: float, row: dict) -> None:
-    """The density test came back NaN: say why (mass points) and what still holds."""
-    left = np.unique(xv[(xv < c) & (xv >= c - hl)]).size
-    right = np.unique(xv[(xv >= c) & (xv <= c + hr)]).size
-    if min(left, right) <= p + 1:
-        why = (f"x has only {left} distinct value(s) within the bandwidth left of the cutoff and {right} right of "
-               f"it (mass points); the local polynomial density estimator of order p = {p} needs more than "
-               f"p + 1 = {p + 1} on each side to estimate the densities and their standard errors")
+def _support_points(xv: np.ndarray, c: float, hl: float, hr: float, kernel: str) -> tuple[int, int]:
+    """Distinct values of x with a positive kernel weight on each side of the cutoff."""
+    from .kernels import get_kernel
+
+    K = get_kernel(kernel)
+    left = xv[(xv < c) & (K((xv - c) / hl) > 0)] if hl > 0 else xv[:0]
+    right = xv[(xv >= c) & (K((xv - c) / hr) > 0)] if hr > 0 else xv[:0]
+    return np.unique(left).size, np.unique(right).size
+
+
+def _warn_density_nan(support: tuple[int, int], p: int, row: dict) -> None:
+    """The density test is NaN: say why (mass points) and what still holds."""
+    left, right = support
+    if min(left, right) < p + 2:
+        why = (f"x has only {left} distinct value(s) with positive kernel weight left of the cutoff and {right} "
+               f"right of it (mass points); the local polynomial density test of order p = {p} needs at least "
+               f"p + 2 = {p + 2} on each side (with fewer the package returns NaN, or a meaningless number)")
         fix = "lower p (e.g. p=1)" if p > 1 else "the running variable is too discrete for this test"
     else:
         why = "the package returned no standard error (a degenerate design near the cutoff)"
