@@ -50,8 +50,11 @@ EXAMPLES_FIT = """examples:
 
 DATA is a CSV file, a Parquet file or a folder of Parquet files, one row per observation
 (long format); x, treatment and cluster must be constant within a unit. Units are taken in
-the order of their labels. Outputs: DIR/effect.csv (q, tau, se, bands), DIR/result.json
-(every setting, h, b, units, tests, version) and DIR/effect.png."""
+the order of their labels. In a CSV file the unit ids are read as written (text unless every
+id is a plain integer: "007" and "7" are two units) and only numbers are numbers (yes/no,
+true/false, NA are refused, not converted); an empty field is missing. A path that exists is
+read as it is, even with *, ? or [ in its name. Outputs: DIR/effect.csv (q, tau, se, bands),
+DIR/result.json (every setting, h, b, units, tests, version) and DIR/effect.png."""
 
 EXAMPLES_QUANTILES = """examples:
   r3d quantiles wages.csv --y wage --unit firm --x score --out firm_quantiles.parquet
@@ -312,7 +315,6 @@ def _quiet_dask():
     """Dask's own log lines (shuffle notices, worker tracebacks of a failed task) stay off the
     terminal: the failure itself reaches the user as one line."""
     import logging
-
     import warnings
 
     loggers = [logging.getLogger(n) for n in ("distributed", "dask")]

@@ -67,7 +67,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ._validate import check_quantile_grid, show_labels
+from ._validate import check_quantile_grid
 from .quantiles import QUANTILE_METHODS, unit_quantiles
 
 __all__ = [
@@ -182,6 +182,13 @@ def _check_names(y, unit, weights, x, unit_columns):
 #   cluster) are numbers when all of their values are, else text.
 
 _CANONICAL_INT = r"-?(0|[1-9][0-9]*)"
+
+
+def _show_labels(values) -> str:
+    """Unit labels for a message as plain values (``[0, 7]``, ``['007']``), never NumPy reprs."""
+    from ._validate import show_labels as show
+
+    return show(values)
 
 
 def _label_values(labels) -> np.ndarray:
@@ -487,7 +494,7 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
         if vary.size:
             bad = pd.unique(np.asarray(labels, dtype=object)[cs[vary]])
             raise ValueError(f"{arg}: column {col!r} must be constant within each unit; "
-                             f"it varies in unit(s) {show_labels(bad)}")
+                             f"it varies in unit(s) {_show_labels(bad)}")
         return first
 
     xs = unit_level(_numeric(df[x], "x", x), "x", x) if x is not None else None
@@ -502,7 +509,7 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
         tot = np.bincount(codes, weights=(wv > 0).astype(float), minlength=n)  # positive weights per unit
         if (tot <= 0).any():
             raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) "
-                             f"{show_labels(np.asarray(labels)[tot <= 0])}")
+                             f"{_show_labels(np.asarray(labels)[tot <= 0])}")
     Q = unit_quantiles(ys, q, weights=ws, method=method) if n else np.zeros((0, q.size))
     return UnitQuantiles(units=np.asarray(labels), x=xs, Q=Q, quantiles=q, sizes=sizes, method=method,
                          weighted=weights is not None, columns=extra, info={"engine": "pandas"})
@@ -826,7 +833,7 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
         vary = np.flatnonzero(xmin != xmax)
         if vary.size:
             raise ValueError(f"x: column {x!r} must be constant within each unit; it varies in "
-                             f"unit(s) {show_labels(labels[vary])}")
+                             f"unit(s) {_show_labels(labels[vary])}")
         xs = xmin
     extra = {}
     for j, c in enumerate(unit_columns):
@@ -834,7 +841,7 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
         vary = np.flatnonzero(np.asarray(U[f"c{j}_nd"]) > 1)
         if vary.size:
             raise ValueError(f"{c}: column {c!r} must be constant within each unit; it varies in "
-                             f"unit(s) {show_labels(labels[vary])}")
+                             f"unit(s) {_show_labels(labels[vary])}")
         vals = _unmask(U[f"c{j}"])
         extra[c] = _unit_values_from_text(vals) if csv else _label_values(vals)
     if weights is not None:
@@ -842,7 +849,7 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
         _raise_count(U["neg_w"], "weights", weights, "negative values")
         zero = np.asarray(U["n_pos"]) == 0
         if zero.any():
-            raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) {show_labels(labels[zero])}")
+            raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) {_show_labels(labels[zero])}")
 
     info = {"engine": "duckdb", "rows": int(k.sum()), "units_recomputed_in_memory": 0}
     try:

@@ -5,7 +5,6 @@ same fit; where they refuse, they refuse alike, with one line naming the argumen
 
 The property test at the end draws long data (string / integer / categorical ids, ties, weights
 from 0 to 1e300, CSV and Parquet) and compares all routes on each draw."""
-import os
 import warnings
 
 import numpy as np
@@ -74,6 +73,7 @@ def test_weighted_unit_quantiles_are_monotone_on_every_route(tmp_path, capsys):
     for engine in (unit_quantiles_duckdb, unit_quantiles_frame):
         res = engine(df, "wage", "firm", GRID, weights="weight", x="score")
         assert (np.diff(res.Q, axis=1) >= 0).all()
+        assert res.units.tolist() == labels.tolist()
         np.testing.assert_array_equal(res.Q, Q)
         fit = r3d(res.x, Q=res.Q, quantiles=GRID)             # accepted: rows are quantile functions
         assert np.isfinite(fit.tau).all()
@@ -116,7 +116,7 @@ def test_duckdb_weighted_path_rescales_extreme_weights_like_the_in_memory_path()
     for choices in ([1e-300, 1e300, 0.0, 1.0, 3.5], [1e300, 1e308, 1.7e308], [1e-300, 1e-320, 5e-324]):
         df = _weighted_long(seed=2, n=150, weights=choices)
         for method in ("linear", "inverted_cdf"):
-            labels, ref = _api_quantiles(df)
+            labels, _ = _api_quantiles(df)
             ys = [df["wage"].to_numpy()[df["firm"].to_numpy() == v] for v in labels]
             ws = [df["weight"].to_numpy()[df["firm"].to_numpy() == v] for v in labels]
             ref = unit_quantiles(ys, GRID, weights=ws, method=method)
@@ -225,6 +225,13 @@ def test_text_is_never_converted_in_any_engine(tmp_path, capsys):
         r3d(x, [rng.normal(size=4) for _ in x], treatment=np.where(x >= 0, "yes", "no"), h=1.0)
 
 
+def _three_engines(path, roles):
+    """The median by unit of a CSV file through DuckDB, pandas and Dask (calls to run)."""
+    return (lambda: unit_quantiles_duckdb(str(path), "y", "u", [0.5]),
+            lambda: unit_quantiles_frame(read_csv_frame(path, ["u", "y"], roles), "y", "u", [0.5]),
+            lambda: unit_quantiles_dask(read_csv_dask(path, ["u", "y"], roles), "y", "u", [0.5]))
+
+
 def test_csv_numbers_follow_one_rule_in_every_engine(tmp_path, dask_scheduler):
     """Empty is missing; "NA", "n/a", "1,5" are text (pandas used to read "NA" as missing)."""
     roles = {"u": ("unit", "unit"), "y": ("number", "y")}
@@ -232,9 +239,7 @@ def test_csv_numbers_follow_one_rule_in_every_engine(tmp_path, dask_scheduler):
         path = tmp_path / "b.csv"
         path.write_text('u,y\n1,0.5\n1,2\n2,"' + bad + '"\n2,1e3\n')
         msgs = []
-        for run in (lambda: unit_quantiles_duckdb(str(path), "y", "u", [0.5]),
-                    lambda: unit_quantiles_frame(read_csv_frame(path, ["u", "y"], roles), "y", "u", [0.5]),
-                    lambda: unit_quantiles_dask(read_csv_dask(path, ["u", "y"], roles), "y", "u", [0.5])):
+        for run in _three_engines(path, roles):
             with pytest.raises(ValueError) as exc:
                 run()
             msgs.append(str(exc.value))
@@ -247,9 +252,7 @@ def test_csv_numbers_follow_one_rule_in_every_engine(tmp_path, dask_scheduler):
         unit_quantiles_frame(read_csv_frame(path, ["u", "y"], roles), "y", "u", [0.5])
     # a line with an extra field is refused by every engine (pandas with usecols dropped it)
     path.write_text("u,y\n1,0.5\n1,2\n2,1,5\n2,1e3\n")
-    for run in (lambda: unit_quantiles_duckdb(str(path), "y", "u", [0.5]),
-                lambda: unit_quantiles_frame(read_csv_frame(path, ["u", "y"], roles), "y", "u", [0.5]),
-                lambda: unit_quantiles_dask(read_csv_dask(path, ["u", "y"], roles), "y", "u", [0.5])):
+    for run in _three_engines(path, roles):
         with pytest.raises(ValueError):
             run()
     # decimal forms both readers accept give identical doubles
