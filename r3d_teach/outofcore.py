@@ -819,8 +819,12 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
     code = np.empty(n, dtype=np.int64)
     code[order] = np.arange(n)
     con.register("r3d_codes", pd.DataFrame({"pos": np.arange(n, dtype=np.int64), "code": code}))
-    con.execute("CREATE TEMP TABLE r3d_units AS SELECT r3d_codes.code, r3d_units0.* EXCLUDE (pos) "
-                "FROM r3d_units0 JOIN r3d_codes ON r3d_units0.pos = r3d_codes.pos")
+    u_sql = "r3d_units0.u"
+    if csv and labels.dtype.kind == "i":  # plain-integer ids in a CSV: the later passes key on BIGINT
+        src = f"(SELECT * REPLACE (CAST({uq} AS BIGINT) AS {uq}) FROM {src})"
+        u_sql = "CAST(r3d_units0.u AS BIGINT)"
+    con.execute(f"CREATE TEMP TABLE r3d_units AS SELECT r3d_codes.code, {u_sql} AS u, "
+                "r3d_units0.* EXCLUDE (pos, u) FROM r3d_units0 JOIN r3d_codes ON r3d_units0.pos = r3d_codes.pos")
     U = {key: val[order] for key, val in U.items()}
     labels = labels[order]
     k = np.asarray(U["k"], dtype=np.int64)
