@@ -26,12 +26,16 @@ Built on the standard library's ``argparse`` (sub-commands, typed flags, ``--hel
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import json
+import logging
 import math
 import os
 import re
 import secrets
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -57,8 +61,11 @@ EXAMPLES_FIT = """examples:
 
 DATA is a CSV file, a Parquet file or a folder of Parquet files, one row per observation
 (long format); x, treatment and cluster must be constant within a unit. Units are taken in
-the order of their labels. Outputs: DIR/effect.csv (q, tau, se, bands), DIR/result.json
-(every setting, h, b, units, tests, version) and DIR/effect.png."""
+the order of their labels. In a CSV file the unit ids are read as written (text unless every
+id is a plain integer: "007" and "7" are two units) and only numbers are numbers (yes/no,
+true/false, NA are refused, not converted); an empty field is missing. A path that exists is
+read as it is, even with *, ? or [ in its name. Outputs: DIR/effect.csv (q, tau, se, bands),
+DIR/result.json (every setting, h, b, units, tests, version) and DIR/effect.png."""
 
 EXAMPLES_QUANTILES = """examples:
   r3d quantiles wages.csv --y wage --unit firm --x score --out firm_quantiles.parquet
@@ -106,9 +113,7 @@ _pos_int = _number(int, lambda v: v >= 1, "must be a positive integer")
 
 def _grid(text: str) -> list[float]:
     """--quantiles: comma-separated levels strictly inside (0, 1), increasing."""
-    parts = [t.strip() for t in text.split(",") if t.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError("give comma-separated levels, e.g. 0.1,0.5,0.9")
+    parts = _items(text, "level", "0.1,0.5,0.9")
     out = []
     for t in parts:
         try:
@@ -123,8 +128,19 @@ def _grid(text: str) -> list[float]:
     return out
 
 
+def _items(text: str, what: str, example: str) -> list[str]:
+    """Comma-separated items; an empty one (``0.1,,0.5``, a trailing comma) is an error, not skipped."""
+    parts = [t.strip() for t in text.split(",")]
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"give comma-separated {what}s, e.g. {example}")
+    if any(not t for t in parts):
+        raise argparse.ArgumentTypeError(f"empty {what} in {text!r} (two commas in a row, or a comma at "
+                                         f"either end); give e.g. {example}")
+    return parts
+
+
 def _tests(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
+    names = _items(text, "test", "nullity,homogeneity")
     allowed = ("nullity", "homogeneity", "gini")
     for t in names:
         if t not in allowed:
@@ -248,62 +264,190 @@ def _engine(args) -> str:
     return "duckdb"
 
 
-def _read_frame(path: str):
-    """pandas engine: read the needed columns of a CSV / Parquet file or folder into memory."""
+def _read_frame(path: str, columns=None, roles=None):
+    """pandas engine: read a CSV / Parquet file, a folder of Parquet files or the files matching a
+    pattern into memory (CSV text by the reading rule of :mod:`r3d_teach.outofcore`)."""
     p = Path(path)
-    if not p.exists():
+    if p.exists():
+        paths = [p]
+    elif any(ch in path for ch in "*?["):
+        paths = [Path(f) for f in sorted(glob.glob(path, recursive=True))]
+        if not paths:
+            raise FileNotFoundError(f"data: no file matches the pattern {path!r}")
+    else:
+        raise FileNotFoundError(f"data: no such file or folder: {path!r}")
+    frames = []
+    for f in paths:
+        low = f.name.lower()
+        try:
+            if f.is_dir() or low.endswith((".parquet", ".pq", ".parq")):
+                frames.append(pd.read_parquet(f))
+            elif low.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+                frames.append(oc.read_csv_frame(f, columns or [], roles or {}))
+            else:
+                raise ValueError(f"data: unknown file type {f.name!r}; give a .csv or .parquet file or a folder")
+        except (OSError, ValueError, ImportError) as exc:
+            if re.match(r"^[A-Za-z_][A-Za-z0-9_ ]*:", str(exc)):
+                raise
+            raise ValueError(f"data: cannot read {str(f)!r}: {oc._first_line(exc)}") from None
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _roles(args, unit_columns) -> dict:
+    """Column -> (role, argument) for the CSV reading rule."""
+    roles = {c: ("unit_level", c) for c in unit_columns}
+    for arg in ("x", "weights", "y"):
+        col = getattr(args, arg, None)
+        if col:
+            roles[col] = ("number", arg)
+    roles[args.unit] = ("unit", "unit")
+    return roles
+
+
+def _is_csv(path: str) -> bool:
+    return Path(path).name.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt"))
+
+
+@contextlib.contextmanager
+def _quiet_dask():
+    """Dask's own log lines (shuffle notices, worker tracebacks of a failed task) stay off the
+    terminal: the failure itself reaches the user as one line."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "dask")]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():  # the engine's own notices (ports, event loop) are not about the data
+            warnings.filterwarnings("ignore", module=r"(distributed|dask|tornado)(\.|$)")
+            yield
+    finally:
+        for lg, lev in zip(loggers, saved):
+            lg.setLevel(lev)
+
+
+def _dask_frame(args, columns, roles, tmp: str):
+    """The Dask DataFrame of DATA; a path that exists is read literally even when its name holds
+    glob characters (through a link with a plain name)."""
+    dd = oc._require("dask.dataframe")
+    path = args.data
+    p = Path(path)
+    if p.exists() and any(ch in path for ch in "*?["):
+        ext = next((e for e in (".csv.gz", ".tsv.gz", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".parq")
+                    if p.is_file() and p.name.lower().endswith(e)), "")
+        link = Path(tmp) / ("data" + ext)
+        try:
+            os.symlink(p.resolve(), link)
+        except OSError as exc:
+            raise CLIError(f"DATA: the name of {path!r} holds glob characters (*, ? or [) and no link with a "
+                           f"plain name could be made ({exc.strerror}); rename it or use --engine duckdb") from None
+        p = link
+    elif not p.exists() and not any(ch in path for ch in "*?["):
         raise FileNotFoundError(f"data: no such file or folder: {path!r}")
     low = p.name.lower()
-    try:
-        if p.is_dir() or low.endswith((".parquet", ".pq", ".parq")):
-            df = pd.read_parquet(p)
-        elif low.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
-            df = pd.read_csv(p, sep="\t" if ".tsv" in low else ",")
-        else:
-            raise ValueError(f"data: unknown file type {p.name!r}; give a .csv or .parquet file or a folder")
-    except (OSError, ValueError, ImportError) as exc:
-        if str(exc).startswith("data:"):
-            raise
-        raise ValueError(f"data: cannot read {path!r}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-    return df
+    if p.is_dir() or low.endswith((".parquet", ".pq", ".parq")):
+        return dd.read_parquet(str(p)), False
+    if _is_csv(str(p)):
+        return oc.read_csv_dask(str(p), columns, roles), True
+    raise ValueError(f"data: unknown file type {p.name!r}; give a .csv or .parquet file or a folder")
 
 
 def _compute_quantiles(args, q: np.ndarray, method: str, unit_columns: list[str]):
     engine = _engine(args)
     progress = _want_progress(args)
     kw = dict(weights=args.weights, x=args.x, unit_columns=unit_columns, method=method)
+    columns = list(dict.fromkeys(c for c in [args.unit, args.y, args.x, args.weights] + unit_columns if c))
+    roles = _roles(args, unit_columns)
     if engine == "duckdb":
         return oc.unit_quantiles_duckdb(args.data, args.y, args.unit, q, memory_limit=args.memory_limit,
                                         threads=args.threads, temp_directory=args.temp_dir,
                                         progress=progress, **kw)
     if engine == "pandas":
-        return oc.unit_quantiles_frame(_read_frame(args.data), args.y, args.unit, q, **kw)
+        return oc.unit_quantiles_frame(_read_frame(args.data, columns, roles), args.y, args.unit, q, **kw)
     # dask
-    dd = oc._require("dask.dataframe")
     distributed = oc._require("distributed")
-    p = Path(args.data)
-    if not p.exists():
-        raise FileNotFoundError(f"data: no such file or folder: {args.data!r}")
-    low = p.name.lower()
-    if p.is_dir() or low.endswith((".parquet", ".pq", ".parq")):
-        ddf = dd.read_parquet(str(p))
-    elif low.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        ddf = dd.read_csv(str(p), blocksize="64MB" if not low.endswith(".gz") else None)
-    else:
-        raise ValueError(f"data: unknown file type {p.name!r}; give a .csv or .parquet file or a folder")
-    if args.scheduler:
-        client = distributed.Client(args.scheduler)
-        cluster = None
-    else:
-        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
-        client = distributed.Client(cluster)
+    oc._require("dask.dataframe")
+    with tempfile.TemporaryDirectory(prefix="r3d_dask_") as tmp, _quiet_dask():
+        ddf, csv = _dask_frame(args, columns, roles, tmp)
+        if args.scheduler:
+            try:
+                client = distributed.Client(args.scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise CLIError(f"--scheduler: cannot connect to {args.scheduler!r} ({oc._first_line(exc)})") from None
+            cluster = None
+        else:
+            cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=logging.CRITICAL)
+            client = distributed.Client(cluster)
+        try:
+            res = oc.unit_quantiles_dask(ddf, args.y, args.unit, q, **kw)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return oc.relabel_csv_result(res, args.unit) if csv else res
+
+
+def _check_folder(path: Path, flag: str) -> None:
+    """``path`` is a folder we can write in, or can be created as one (nothing is created)."""
+    target = path
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.exists():
+        raise CLIError(f"{flag}: cannot create {str(path)!r}: no part of that path exists")
+    if not target.is_dir():
+        what = "exists and is not a folder" if target == path else f"cannot be created: {str(target)!r} is a file"
+        raise CLIError(f"{flag}: {str(path)!r} {what}")
     try:
-        return oc.unit_quantiles_dask(ddf, args.y, args.unit, q, **kw)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as exc:
+        where = "" if target == path else f" (needed to create {str(path)!r})"
+        raise CLIError(f"{flag}: cannot write in the folder {str(target)!r}{where}: "
+                       f"{exc.strerror or exc}") from None
+
+
+def _check_before_work(args) -> None:
+    """Every flag and the output location checked before any data is read (the fit's options
+    first: they need no file)."""
+    if args.command == "fit":
+        _check_fit_flags(args)
+    path = args.data
+    if not Path(path).exists() and not (any(ch in path for ch in "*?[") and _glob_matches(path)):
+        raise CLIError(f"DATA: no such file or folder: {path!r}")
+    if args.command == "fit":
+        _check_folder(Path(args.out), "--out")
+    else:
+        out = Path(args.out)
+        if not out.name.lower().endswith(".parquet"):
+            raise CLIError(f"--out: the unit-quantile file must end in .parquet, got {args.out!r}")
+        if out.is_dir():
+            raise CLIError(f"--out: {args.out!r} is a folder; give the name of a .parquet file")
+        _check_folder(out.parent if str(out.parent) else Path("."), "--out")
+    if args.temp_dir is not None:
+        _check_folder(Path(args.temp_dir), "--temp-dir")
+    if _engine(args) == "duckdb":
+        import duckdb  # optional: the out-of-core engine
+
+        try:
+            duckdb.connect(":memory:").execute(f"SET memory_limit = '{args.memory_limit.replace(chr(39), '')}'")
+        except duckdb.Error as exc:
+            raise CLIError(f"--memory-limit: {args.memory_limit!r} is not a memory size such as 1GB or "
+                           f"500MB ({str(exc).splitlines()[0]})") from None
+
+
+def _glob_matches(pattern: str) -> bool:
+    return bool(glob.glob(pattern, recursive=True))
+
+
+def _check_fit_flags(args) -> None:
+    """The estimator's own checks of its settings (the options layer), run on the flags before any
+    data is read."""
+    check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
+                  tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
+                  quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
+    if args.p == 0 and args.b is not None:
+        raise CLIError("--b: with --p 0 there is no bias correction (the estimate and its bias correction "
+                       "are the same order-0 fit); leave --b unset")
 
 
 def _flagify(message: str, columns: dict[str, str]) -> str:
@@ -340,19 +484,19 @@ def _jsonable(v):
 # ------------------------------------------------------------------------------------ commands
 
 def _cmd_quantiles(args) -> int:
+    _check_before_work(args)
     q = np.asarray(args.quantiles, dtype=float) if args.quantiles else _default_grid()
     method = args.quantile_method or "linear"
     out = Path(args.out)
-    if not out.name.lower().endswith(".parquet"):
-        raise CLIError(f"--out: the unit-quantile file must end in .parquet, got {args.out!r}")
     unit_columns = list(dict.fromkeys(c for c in (args.treatment, args.cluster) if c))
     t0 = time.perf_counter()
     res = _compute_quantiles(args, q, method, unit_columns)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
     settings = {"source": os.fspath(args.data), "y": args.y, "weights": args.weights,
                 "treatment": args.treatment, "cluster": args.cluster, "engine": res.info.get("engine")}
-    oc.write_quantile_file(res, out, unit=args.unit, x=args.x, settings=settings)
+    with _writing(out):
+        if out.parent and not out.parent.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+        oc.write_quantile_file(res, out, unit=args.unit, x=args.x, settings=settings)
     print(f"r3d quantiles: {res.n_units} units x {q.size} levels from {int(res.sizes.sum())} rows "
           f"({res.info.get('engine')}, {time.perf_counter() - t0:.1f} s) -> {out}")
     return 0
@@ -398,13 +542,8 @@ def _from_quantile_file(args):
 
 
 def _cmd_fit(args) -> int:
+    _check_before_work(args)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out: {args.out!r} exists and is not a folder")
-    # the estimator's options, checked before any data are read
-    check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
-                  tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
-                  quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
     t0 = time.perf_counter()
     qfile = False
     try:
@@ -435,9 +574,28 @@ def _cmd_fit(args) -> int:
         kwargs["treatment"] = np.asarray(extra[args.treatment])
     if args.cluster:
         kwargs["cluster"] = np.asarray(extra[args.cluster])
-    res = r3d(np.asarray(x, dtype=float), Q=res_q.Q, quantiles=q, progress=_want_progress(args), **kwargs)
+    Q = pd.DataFrame(res_q.Q, index=pd.Index(res_q.units, name=args.unit))  # messages name the unit label
+    res = r3d(np.asarray(x, dtype=float), Q=Q, quantiles=q, progress=_want_progress(args), **kwargs)
     t_fit = time.perf_counter() - t0 - t_quant
+    with _writing(out):
+        _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, t_quant, t_fit)
+    print(res.summary(), flush=True)
+    _say(f"r3d fit: wrote {out / 'effect.csv'}, {out / 'result.json'}, {out / 'effect.png'} "
+         f"({time.perf_counter() - t0:.1f} s; seed {seed})")
+    return 0
 
+
+@contextlib.contextmanager
+def _writing(out: Path):
+    """Errors while writing the outputs name --out (not the data)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or out
+        raise CLIError(f"--out: cannot write {str(where)!r}: {exc.strerror or exc}") from None
+
+
+def _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, t_quant, t_fit) -> None:
     out.mkdir(parents=True, exist_ok=True)
     frame = res.to_frame()
     cols = ["q", "tau", "se", "band_lower", "band_upper", "pointwise_lower", "pointwise_upper"]
@@ -482,12 +640,10 @@ def _cmd_fit(args) -> int:
 
     ax = res.plot()
     ax.figure.tight_layout()
-    ax.figure.savefig(out / "effect.png", dpi=120)
-    plt.close(ax.figure)
-    print(res.summary(), flush=True)
-    _say(f"r3d fit: wrote {out / 'effect.csv'}, {out / 'result.json'}, {out / 'effect.png'} "
-         f"({time.perf_counter() - t0:.1f} s; seed {seed})")
-    return 0
+    try:
+        ax.figure.savefig(out / "effect.png", dpi=120)
+    finally:
+        plt.close(ax.figure)
 
 
 # ------------------------------------------------------------------------------------ entry point
@@ -506,24 +662,36 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:
-        _say(f"r3d {args.command}: error: {exc}")
-    except FileNotFoundError as exc:
-        msg = str(exc) if str(exc).startswith("data:") else f"data: {exc}"
-        _say(f"r3d {args.command}: error: {_flagify(msg, columns)}")
-    except (ValueError, TypeError, ImportError, OSError) as exc:
-        _say(f"r3d {args.command}: error: {_flagify(str(exc), columns)}")
+        _say(f"r3d {args.command}: error: {_one_line(exc)}")
     except BrokenPipeError:  # e.g. `r3d fit ... | head`: the outputs are written already
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 0
+    except FileNotFoundError as exc:
+        msg = _one_line(exc)
+        msg = msg if msg.startswith("data:") else f"data: {msg}"
+        _say(f"r3d {args.command}: error: {_flagify(msg, columns)}")
+    except (ValueError, TypeError, ImportError, OSError) as exc:
+        _say(f"r3d {args.command}: error: {_flagify(_one_line(exc), columns)}")
     except KeyboardInterrupt:
         _say(f"r3d {args.command}: interrupted")
         return 130
+    except Exception as exc:  # an engine's own error (DuckDB, Dask, pyarrow): one line all the same
+        if os.environ.get("R3D_DEBUG"):
+            raise
+        _say(f"r3d {args.command}: error: {type(exc).__name__}: {_one_line(exc)} "
+             "(unexpected; run with R3D_DEBUG=1 to see where)")
     finally:
         warnings.showwarning = saved
     return 1
+
+
+def _one_line(exc) -> str:
+    """An error message on one line (engines' messages can span many)."""
+    lines = [t.strip() for t in str(exc).strip().splitlines() if t.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":  # python -m r3d_teach.cli

@@ -9,10 +9,18 @@ of :func:`r3d_teach.unit_quantiles` (see :mod:`r3d_teach.core.quantiles`):
   Q̂(q) = z_(⌊h⌋+1) + (h - ⌊h⌋)(z_(min(⌊h⌋+2, k)) - z_(⌊h⌋+1)) (1-based order statistics);
 * ``"inverted_cdf"``: Q̂(q) = z_(j) with j = ⌈k q⌉ (at least 1; k q within 1e-10 of an integer
   counts as that integer);
-* weighted (``weights=``): weights rescaled to sum to k within the unit, cumulative weights
-  c_1 ≤ ... ≤ c_k of the sorted sample, v(t) = z_(j) for the smallest j with c_j ≥ t (the last
-  one if none); linear: o = 1 + (k - 1) q, Q̂ = (1 - frac(o)) v(max(⌊o⌋, 1)) + frac(o) v(min(⌊o⌋ + 1, k));
-  inverted_cdf: Q̂ = v(k q) (same rounding guard).
+* weighted (``weights=``): weights divided by the unit's largest one, then rescaled to sum to k
+  within the unit, cumulative weights c_1 ≤ ... ≤ c_k of the sorted sample, v(t) = z_(j) for the
+  smallest j with c_j ≥ t (the last one if none); linear: o = 1 + (k - 1) q,
+  Q̂ = (1 - frac(o)) v(max(⌊o⌋, 1)) + frac(o) v(min(⌊o⌋ + 1, k)) (targets less a relative 1e-10);
+  inverted_cdf: Q̂ = v(k q) (same rounding guard).  The targets and the final step are the
+  functions of :mod:`r3d_teach.quantiles` (``weighted_targets``, ``weighted_step``,
+  ``linear_step``), so every engine applies literally the same rule; each row ends in a running
+  maximum, so Q̂ is non-decreasing to the last bit.
+
+Units are read as stored and ordered by label in every engine (text by code point, numbers
+numerically, a categorical by its labels); CSV text is converted by one rule (see "the one
+reading rule" below).
 
 Three engines, one result (:class:`UnitQuantiles`; units ordered by their label):
 
@@ -50,6 +58,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib
 import json
 import os
@@ -64,8 +73,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .core.quantiles import INDEX_FUZZ, inverse_edf_rank, unit_quantiles
-from .core.validate import check_quantile_grid, check_quantile_method
+from .core.quantiles import INDEX_FUZZ, inverse_edf_rank, linear_step, unit_quantiles, weighted_step, weighted_targets
+from .core.validate import check_quantile_grid, check_quantile_method, show_labels
 
 __all__ = [
     "UnitQuantiles",
@@ -160,6 +169,200 @@ def _check_names(y, unit, weights, x, unit_columns):
 
 
 # --------------------------------------------------------------------------------------------
+# the one reading rule every engine applies (unit ids, their order, text in CSV files)
+# --------------------------------------------------------------------------------------------
+#
+# * unit ids are read as stored: integers stay integers, text stays text ("007" and "7" are two
+#   units), a categorical column is its labels (its category order is not used);
+# * units are ordered by label, ascending (numbers numerically, text by code point), in every
+#   engine (:func:`_unit_order`); a column mixing numbers and text is refused;
+# * a CSV file stores text: its unit column is read as integers when every id is written as a
+#   plain integer (no sign but "-", no leading zero, fits in 64 bits), else as text exactly as
+#   written; y, x and weights are numbers as DuckDB and Python read decimal text ("1.5",
+#   "-2e3", "inf"); anything else ("yes", "true", "NA", "1,5") is not numeric and is refused,
+#   never converted; a field is missing only when empty; other unit-level columns (treatment,
+#   cluster) are numbers when all of their values are, else text.
+
+_CANONICAL_INT = r"-?(0|[1-9][0-9]*)"
+
+
+def _show_labels(values) -> str:
+    """Unit labels for a message as plain values (``[0, 7]``, ``['007']``), never NumPy reprs."""
+    return show_labels(values)
+
+
+def _label_values(labels) -> np.ndarray:
+    """Unit labels as stored: a categorical's labels, numbers as numbers, text as text."""
+    if isinstance(getattr(labels, "dtype", None), pd.CategoricalDtype):
+        labels = np.asarray(labels, dtype=object)
+    arr = np.asarray(labels)
+    if arr.dtype == object and arr.size:
+        arr = pd.Index(arr, tupleize_cols=False).to_numpy()  # object ints -> int64, etc.
+    return arr
+
+
+def _unit_order(labels, unit: str) -> np.ndarray:
+    """The permutation that sorts unit labels: the one order of units of every engine."""
+    try:
+        return np.argsort(labels, kind="stable")
+    except TypeError:
+        kinds = sorted({type(v.item() if isinstance(v, np.generic) else v).__name__ for v in labels})
+        raise ValueError(f"unit: column {unit!r} mixes labels of several types ({', '.join(kinds)}); "
+                         "store the ids as one type (all text or all integers)") from None
+
+
+def _labels_from_text(text: np.ndarray) -> np.ndarray:
+    """Unit ids read from a CSV file: int64 when every id is a plain integer, else the text."""
+    s = pd.Series(np.asarray(text, dtype=object), dtype=object)
+    if len(s) and s.str.fullmatch(_CANONICAL_INT).all():
+        try:
+            ints = s.astype(np.int64).to_numpy()
+        except (OverflowError, ValueError):  # beyond 64 bits: keep the text
+            return s.to_numpy(dtype=object)
+        if (ints.astype(str).astype(object) == s.to_numpy()).all():
+            return ints
+    return s.to_numpy(dtype=object)
+
+
+def _is_number(t) -> bool:
+    """A text is a number when Python's float() reads it and it is ASCII (DuckDB's reader
+    accepts the same decimal forms: signs, exponents, "inf", "nan", digit separators "_")."""
+    if not isinstance(t, str) or not t.isascii():
+        return False
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
+
+
+def _text_to_float(text: np.ndarray):
+    """float64 of an object array of texts, or the index of the first text that is not a number."""
+    try:
+        if all(t.isascii() for t in text):
+            return text.astype(float), None
+    except (ValueError, TypeError, AttributeError):
+        pass
+    bad = next(i for i, t in enumerate(text) if not _is_number(t))
+    return None, bad
+
+
+def _numbers_from_text(s: pd.Series, arg: str, col: str, where: str, rows: bool = True) -> np.ndarray:
+    """Decimal text (a CSV column) as float64, correctly rounded as DuckDB's reader rounds it; a
+    value that is not a number is an error naming the column, the value and (``rows``) its row."""
+    obj = s.to_numpy(dtype=object)
+    present = pd.notna(obj)
+    out = np.full(obj.size, np.nan)
+    vals, bad = _text_to_float(obj[present])
+    if bad is not None:
+        i = int(np.flatnonzero(present)[bad])
+        at = f"in data row {i + 1} of {where}" if rows else f"in {where}"
+        raise ValueError(f"{arg}: column {col!r} is not numeric (value {obj[i]!r} {at}); write numbers "
+                         "only (nothing is converted)")
+    out[present] = vals
+    return out
+
+
+def _unit_values_from_text(text: np.ndarray) -> np.ndarray:
+    """A unit-level column (treatment, cluster) read from a CSV file, one value per unit:
+    integers or floats when every value is a number, else the text."""
+    text = np.asarray(text, dtype=object)
+    if not text.size:
+        return text
+    vals, bad = _text_to_float(text)
+    if bad is not None:
+        return text
+    ints = _labels_from_text(text)
+    return ints if ints.dtype.kind == "i" else vals
+
+
+def _csv_sep(path: str) -> str:
+    return "\t" if ".tsv" in os.path.basename(path).lower() else ","
+
+
+def read_csv_frame(path, columns: Sequence[str], roles: dict) -> pd.DataFrame:
+    """Read the ``columns`` of a CSV file into memory with the reading rule above (the
+    ``--engine pandas`` route of the command line): ``roles`` maps a column to its role and
+    argument, ``("unit", "unit")``, ``("number", "y")`` (y, x, weights) or ``("unit_level",
+    "treatment")``; the text of the file is converted by that rule only.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "d.csv")
+    >>> _ = open(p, "w").write("firm,wage\\n007,1.5\\n7,2\\n")
+    >>> df = read_csv_frame(p, ["firm", "wage"], {"firm": ("unit", "unit"), "wage": ("number", "y")})
+    >>> df["firm"].tolist(), df["wage"].tolist()
+    (['007', '7'], [1.5, 2.0])
+    """
+    path = os.fspath(path)
+    try:
+        # every column is read (usecols would silently drop the extra fields of a malformed line)
+        raw = pd.read_csv(path, sep=_csv_sep(path), dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"data: cannot read {path!r}: {_first_line(exc)}") from None
+    if raw.empty:
+        raise ValueError(f"data: {path} has no rows (only a header line)")
+    keep = [c for c in raw.columns if c in set(columns)] if columns else list(raw.columns)
+    return _typed_from_text(raw[keep], roles, os.path.basename(path))
+
+
+def _typed_from_text(raw: pd.DataFrame, roles: dict, where: str) -> pd.DataFrame:
+    """Apply the CSV rule to text columns: numbers parsed; unit ids and unit-level columns
+    converted once over the whole column (columns with missing values are left as text for
+    the engines to report)."""
+    out = {}
+    for col in raw.columns:
+        role, arg = roles.get(col, (None, col))
+        vals = raw[col].to_numpy(dtype=object)
+        if role == "number":
+            vals = _numbers_from_text(raw[col], arg, col, where)
+        elif role in ("unit", "unit_level") and pd.notna(vals).all():
+            vals = _labels_from_text(vals) if role == "unit" else _unit_values_from_text(vals)
+        out[col] = vals
+    return pd.DataFrame(out, index=raw.index)
+
+
+def _parse_number_columns(part: pd.DataFrame, numbers: dict, where: str) -> pd.DataFrame:
+    """Dask: the y, x, weights columns of a partition of CSV text as numbers (``numbers``: column
+    -> argument)."""
+    part = part.copy()
+    for col, arg in numbers.items():
+        part[col] = _numbers_from_text(part[col], arg, col, where, rows=False)
+    return part
+
+
+def read_csv_dask(path, columns: Sequence[str], roles: dict, blocksize="64MB"):
+    """A Dask DataFrame of the ``columns`` of a CSV file (or pattern) under the reading rule:
+    numbers parsed in each partition; unit ids and unit-level columns kept as text, for
+    :func:`relabel_csv_result` to convert once, over all units (``roles`` as in
+    :func:`read_csv_frame`)."""
+    dd = _require("dask.dataframe")
+    path = os.fspath(path)
+    ddf = dd.read_csv(path, sep=_csv_sep(path), dtype=str, keep_default_na=False, na_values=[""],
+                      blocksize=None if path.lower().endswith(".gz") else blocksize)
+    missing = [c for c in columns if c not in ddf.columns]
+    if missing:
+        role, arg = roles.get(missing[0], (None, missing[0]))
+        raise ValueError(f"{arg}: column {missing[0]!r} is not in {path} (columns: {list(ddf.columns)})")
+    ddf = ddf[list(dict.fromkeys(columns))]
+    numbers = {c: arg for c, (role, arg) in roles.items() if role == "number" and c in ddf.columns}
+    meta = ddf._meta.copy()
+    for c in numbers:
+        meta[c] = meta[c].astype(float)
+    return ddf.map_partitions(_parse_number_columns, numbers, os.path.basename(path), meta=meta)
+
+
+def relabel_csv_result(res: UnitQuantiles, unit: str) -> UnitQuantiles:
+    """Unit ids and unit-level columns computed from CSV text (:func:`read_csv_dask`) converted
+    by the reading rule, units put in the one order."""
+    labels = _labels_from_text(np.asarray(res.units, dtype=object))
+    order = _unit_order(labels, unit)
+    cols = {c: _unit_values_from_text(np.asarray(v, dtype=object))[order] for c, v in res.columns.items()}
+    return UnitQuantiles(units=labels[order], x=None if res.x is None else res.x[order], Q=res.Q[order],
+                         quantiles=res.quantiles, sizes=res.sizes[order], method=res.method,
+                         weighted=res.weighted, columns=cols, info=res.info)
+
+
+# --------------------------------------------------------------------------------------------
 # shared numpy pieces: which order statistics / targets a unit of size k needs
 # --------------------------------------------------------------------------------------------
 
@@ -185,40 +388,32 @@ def _combine_ranks(Z: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> 
     """Q̂ from the fetched order statistics Z (n, S) laid out as in :func:`_rank_slots`."""
     if method == "inverted_cdf":
         return Z
+
     kk = k[:, None].astype(float)
     h = (kk - 1.0) * q[None, :]
     frac = h - np.floor(h)
-    zlo, zhi = Z[:, 0::2], Z[:, 1::2]
-    return zlo + frac * (zhi - zlo)
+    return linear_step(Z[:, 0::2], Z[:, 1::2], frac)
 
 
 def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
-    """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted).
-
-    inverted_cdf: k q less the rounding guard of the in-memory rule
-    (:data:`r3d_teach.core.quantiles.INDEX_FUZZ`); linear: the integer levels themselves (the
-    in-memory rule reaches them up to the same relative fuzz; units with a cumulative weight in
-    that window are recomputed in memory, see :func:`_duck_weighted`).
-    """
-    kk = k[:, None].astype(float)
+    """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted),
+    the targets of :func:`r3d_teach.quantiles.weighted_targets` (one weighted rule)."""
+    targets, _ = weighted_targets(k, q, method)
     if method == "linear":
-        o = 1.0 + (kk - 1.0) * q[None, :]
-        lo = np.maximum(np.floor(o), 1.0)
-        hi = np.minimum(lo + 1.0, kk)
         out = np.empty((k.size, 2 * q.size))
-        out[:, 0::2], out[:, 1::2] = lo, hi
+        out[:, 0::2], out[:, 1::2] = targets
         return out
-    kq = kk * q[None, :]
-    return kq - INDEX_FUZZ * np.maximum(kq, 1.0)
+    return targets[0]
 
 
 def _combine_weighted(V: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
     if method == "inverted_cdf":
         return V
+
     kk = k[:, None].astype(float)
     o = 1.0 + (kk - 1.0) * q[None, :]
     frac = o - np.floor(o)
-    return (1.0 - frac) * V[:, 0::2] + frac * V[:, 1::2]
+    return weighted_step(V[:, 0::2], V[:, 1::2], frac)
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,6 +431,16 @@ def _numeric(series: pd.Series, arg: str, col: str) -> np.ndarray:
         raise ValueError(f"{arg}: column {col!r} has {int(bad.sum())} missing or infinite values; "
                          "drop or impute them first (nothing is dropped silently)")
     return vals
+
+
+def _factorize_units(values, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..n-1 of each row's unit and the labels, in the one order of units."""
+    codes, uniq = pd.factorize(_label_values(values), sort=False)
+    labels = _label_values(uniq)
+    order = _unit_order(labels, unit)
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    return rank[codes], labels[order]
 
 
 def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weights: str | None = None,
@@ -257,6 +462,8 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
     q = check_quantile_grid(quantiles)
     if not isinstance(df, pd.DataFrame):
         raise TypeError("data: must be a pandas DataFrame (one row per observation)")
+    if len(df) == 0:
+        raise ValueError("data: has no rows (no observations)")
     for arg, col in [("y", y), ("unit", unit), ("weights", weights), ("x", x)] + \
             [("unit_columns", c) for c in unit_columns]:
         if col is not None and col not in df.columns:
@@ -267,7 +474,7 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
     wv = _numeric(df[weights], "weights", weights) if weights is not None else None
     if wv is not None and (wv < 0).any():
         raise ValueError(f"weights: column {weights!r} has {int((wv < 0).sum())} negative values")
-    codes, labels = pd.factorize(df[unit], sort=True)
+    codes, labels = _factorize_units(df[unit], unit)
     n = len(labels)
     order = np.argsort(codes, kind="stable")
     cs = codes[order]
@@ -280,9 +487,9 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
         first = v[firsts]
         vary = np.flatnonzero(np.repeat(first, sizes) != v)
         if vary.size:
-            bad = pd.unique(np.asarray(labels)[cs[vary]])[:5].tolist()
+            bad = pd.unique(np.asarray(labels, dtype=object)[cs[vary]])
             raise ValueError(f"{arg}: column {col!r} must be constant within each unit; "
-                             f"it varies in unit(s) {list(bad)}")
+                             f"it varies in unit(s) {_show_labels(bad)}")
         return first
 
     xs = unit_level(_numeric(df[x], "x", x), "x", x) if x is not None else None
@@ -294,10 +501,10 @@ def unit_quantiles_frame(df: pd.DataFrame, y: str, unit: str, quantiles, *, weig
     ys = np.split(yv[order], bounds)
     ws = np.split(wv[order], bounds) if wv is not None else None
     if ws is not None:
-        tot = np.bincount(codes, weights=wv, minlength=n)
+        tot = np.bincount(codes, weights=(wv > 0).astype(float), minlength=n)  # positive weights per unit
         if (tot <= 0).any():
-            bad = np.asarray(labels)[tot <= 0][:5].tolist()
-            raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) {list(bad)}")
+            raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) "
+                             f"{_show_labels(np.asarray(labels)[tot <= 0])}")
     Q = unit_quantiles(ys, q, weights=ws, method=method) if n else np.zeros((0, q.size))
     return UnitQuantiles(units=np.asarray(labels), x=xs, Q=Q, quantiles=q, sizes=sizes, method=method,
                          weighted=weights is not None, columns=extra, info={"engine": "pandas"})
@@ -315,38 +522,55 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def source_sql(source) -> tuple[str, str]:
+def source_sql(source, types: dict | None = None) -> tuple[str, str]:
     """A DuckDB table expression for ``source`` and a readable name of it.
 
     ``source``: a CSV file (.csv, .csv.gz, .tsv, .txt), a Parquet file, a folder of Parquet files,
-    a glob pattern, or (registered by the caller) a pandas DataFrame / pyarrow Table.
+    a glob pattern, or (registered by the caller) a pandas DataFrame / pyarrow Table.  A path that
+    exists is read as that file or folder, even when its name holds ``*``, ``?`` or ``[`` (they are
+    escaped); only a path that does not exist is a glob pattern.  CSV files are read with a
+    header line, "," ("\\t" for .tsv) between fields and every column as text, except the
+    columns named in ``types`` (e.g. ``{"wage": "DOUBLE"}``): the reading rule above.
     """
+    return _source(source, types)[:2]
+
+
+def _csv_sql(pattern: str, path: str, types: dict | None) -> str:
+    # skip = 0: DuckDB's sniffer otherwise skips leading lines it finds inconsistent (ragged rows)
+    opts = f"header = true, skip = 0, delim = {_lit(_csv_sep(path))}, all_varchar = true"
+    if types:
+        opts += ", types = {" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
+    return f"read_csv({_lit(pattern)}, {opts})"
+
+
+def _source(source, types: dict | None = None) -> tuple[str, str, bool]:
+    """(table expression, name, whether it is CSV text) of a path or pattern."""
+
     path = os.fspath(source)
     name = path
-    if any(ch in path for ch in "*?["):
-        low = path.lower()
-        if low.endswith(_PARQUET_SUFFIXES):
-            return f"read_parquet({_lit(path)})", name
-        if low.endswith(_CSV_SUFFIXES):
-            return f"read_csv({_lit(path)})", name
-        raise ValueError(f"data: cannot tell the format of {path!r} (use a .csv or .parquet pattern)")
     p = Path(path)
+    low = p.name.lower()
+    if not p.exists() and any(ch in path for ch in "*?["):
+        if not glob.glob(path, recursive=True):
+            raise FileNotFoundError(f"data: no file matches the pattern {path!r}")
+        if low.endswith(_PARQUET_SUFFIXES):
+            return f"read_parquet({_lit(path)})", name, False
+        if low.endswith(_CSV_SUFFIXES):
+            return _csv_sql(path, path, types), name, True
+        raise ValueError(f"data: cannot tell the format of {path!r} (use a .csv or .parquet pattern)")
     if p.is_dir():
         files = [f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(_PARQUET_SUFFIXES)]
         if not files:
             raise ValueError(f"data: the folder {path!r} holds no Parquet files (*.parquet)")
-        pattern = str(p / "**" / "*.parquet") if all(f.name.lower().endswith(".parquet") for f in files) \
-            else [str(f) for f in sorted(files)]
-        if isinstance(pattern, list):
-            return "read_parquet([" + ", ".join(_lit(f) for f in pattern) + "])", name
-        return f"read_parquet({_lit(pattern)})", name
+        if all(f.name.lower().endswith(".parquet") for f in files):
+            return f"read_parquet({_lit(glob.escape(str(p)) + '/**/*.parquet')})", name, False
+        return "read_parquet([" + ", ".join(_lit(glob.escape(str(f))) for f in sorted(files)) + "])", name, False
     if not p.exists():
         raise FileNotFoundError(f"data: no such file or folder: {path!r}")
-    low = p.name.lower()
     if low.endswith(_PARQUET_SUFFIXES):
-        return f"read_parquet({_lit(path)})", name
+        return f"read_parquet({_lit(glob.escape(path))})", name, False
     if low.endswith(_CSV_SUFFIXES):
-        return f"read_csv({_lit(path)})", name
+        return _csv_sql(glob.escape(path), path, types), name, True
     raise ValueError(f"data: unknown file type {p.name!r}; give a .csv or .parquet file or a folder of .parquet files")
 
 
@@ -399,7 +623,8 @@ def _read_error(exc, name: str, roles: dict) -> ValueError:
         line = re.search(r"CSV Error on Line: (\d+)", text)
         where = f" on line {line.group(1)}" if line else ""
         arg = roles.get(col, col)
-        return ValueError(f"{arg}: column {col!r} has a non-numeric value {val!r}{where} of {name}")
+        return ValueError(f"{arg}: column {col!r} is not numeric (value {val!r}{where} of {name}); write "
+                          "numbers only (nothing is converted)")
     return ValueError(f"data: cannot read {name!r}: {_first_line(exc)}")
 
 
@@ -508,11 +733,12 @@ class _Progress:
 
 def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, progress, fallback_rows):
     duckdb, con = sess.duckdb, sess.con
+    csv = False
     if isinstance(source, pd.DataFrame) or type(source).__module__.startswith("pyarrow"):
         con.register("r3d_source_frame", source)
         src, name = "r3d_source_frame", "the data frame"
     else:
-        src, name = source_sql(source)
+        src, name, csv = _source(source)
     steps = _Progress(con, progress)
     if progress:
         con.execute("SET enable_progress_bar = true")
@@ -528,6 +754,15 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
     for arg, col in cols:
         if col is not None and col not in types:
             raise ValueError(f"{arg}: column {col!r} is not in {name} (columns: {list(types)})")
+    try:
+        if csv:  # y, x, weights read as numbers, the rest as the text of the file
+            src = _source(source, {col: "DOUBLE" for col in (y, x, weights) if col is not None})[0]
+            types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        empty = not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {src} LIMIT 1)").fetchall()[0][0]
+    except duckdb.Error as exc:
+        raise _read_error(exc, name, roles) from None
+    if empty:
+        raise ValueError(f"data: {name} has no rows" + (" (only a header line)" if csv else ""))
     for arg, col in (("y", y), ("weights", weights), ("x", x)):
         if col is not None and not _is_numeric_type(types[col]):
             example = _first_non_numeric(con, src, col)
@@ -549,23 +784,38 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
                 f"count(*) FILTER (WHERE {_ident(c)} IS NULL) AS c{j}_na"]
     if weights is not None:
         we = f"CAST({wq} AS DOUBLE)"
+        # positive weights counted, not summed: a sum of weights near 1e308 overflows
         agg += [f"{bad(weights)} AS bad_w", f"count(*) FILTER (WHERE {we} < 0) AS neg_w",
-                f"sum({we}) AS tot", f"max(CAST({yq} AS DOUBLE)) AS ymax",
+                f"count(*) FILTER (WHERE {we} > 0) AS n_pos", f"max({we}) AS wmax",
+                f"max(CAST({yq} AS DOUBLE)) AS ymax",
                 f"max(CAST({yq} AS DOUBLE)) FILTER (WHERE {we} > 0) AS ymax_pos"]
     try:
         with steps("scan and check"):
-            con.execute(f"CREATE TEMP TABLE r3d_units AS SELECT row_number() OVER (ORDER BY u) - 1 AS code, * "
+            con.execute(f"CREATE TEMP TABLE r3d_units0 AS SELECT row_number() OVER () - 1 AS pos, * "
                         f"FROM (SELECT {', '.join(agg)} FROM {src} GROUP BY {uq})")
-        U = con.execute("SELECT * FROM r3d_units ORDER BY code").fetchnumpy()
+        U = con.execute("SELECT * FROM r3d_units0 ORDER BY pos").fetchnumpy()
     except duckdb.Error as exc:
         raise _read_error(exc, name, roles) from None
-    labels = _unmask(U["u"])
     if _has_null(U["u"]):
         nnull = int(np.asarray(U["k"])[_null_mask(U["u"])].sum())
         raise ValueError(f"unit: column {unit!r} has {nnull} missing values")
-    n = labels.size
+    n = int(np.asarray(U["k"]).size)
     if n == 0:
         raise ValueError(f"data: {name} has no rows")
+    # the one order of units (by label as stored; CSV ids by the reading rule), not DuckDB's
+    labels = _labels_from_text(_unmask(U["u"])) if csv else _label_values(_unmask(U["u"]))
+    order = _unit_order(labels, unit)
+    code = np.empty(n, dtype=np.int64)
+    code[order] = np.arange(n)
+    con.register("r3d_codes", pd.DataFrame({"pos": np.arange(n, dtype=np.int64), "code": code}))
+    u_sql = "r3d_units0.u"
+    if csv and labels.dtype.kind == "i":  # plain-integer ids in a CSV: the later passes key on BIGINT
+        src = f"(SELECT * REPLACE (CAST({uq} AS BIGINT) AS {uq}) FROM {src})"
+        u_sql = "CAST(r3d_units0.u AS BIGINT)"
+    con.execute(f"CREATE TEMP TABLE r3d_units AS SELECT r3d_codes.code, {u_sql} AS u, "
+                "r3d_units0.* EXCLUDE (pos, u) FROM r3d_units0 JOIN r3d_codes ON r3d_units0.pos = r3d_codes.pos")
+    U = {key: val[order] for key, val in U.items()}
+    labels = labels[order]
     k = np.asarray(U["k"], dtype=np.int64)
     _raise_count(U["bad_y"], "y", y, "missing or infinite values; drop or impute them first "
                  "(nothing is dropped silently)")
@@ -576,7 +826,7 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
         vary = np.flatnonzero(xmin != xmax)
         if vary.size:
             raise ValueError(f"x: column {x!r} must be constant within each unit; it varies in "
-                             f"unit(s) {labels[vary[:5]].tolist()}")
+                             f"unit(s) {_show_labels(labels[vary])}")
         xs = xmin
     extra = {}
     for j, c in enumerate(unit_columns):
@@ -584,15 +834,15 @@ def _duckdb_run(sess, source, y, unit, weights, x, unit_columns, q, method, prog
         vary = np.flatnonzero(np.asarray(U[f"c{j}_nd"]) > 1)
         if vary.size:
             raise ValueError(f"{c}: column {c!r} must be constant within each unit; it varies in "
-                             f"unit(s) {labels[vary[:5]].tolist()}")
-        extra[c] = _unmask(U[f"c{j}"])
+                             f"unit(s) {_show_labels(labels[vary])}")
+        vals = _unmask(U[f"c{j}"])
+        extra[c] = _unit_values_from_text(vals) if csv else _label_values(vals)
     if weights is not None:
         _raise_count(U["bad_w"], "weights", weights, "missing or infinite values")
         _raise_count(U["neg_w"], "weights", weights, "negative values")
-        tot = np.asarray(U["tot"], float)
-        if (tot <= 0).any():
-            raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) "
-                             f"{labels[np.flatnonzero(tot <= 0)[:5]].tolist()}")
+        zero = np.asarray(U["n_pos"]) == 0
+        if zero.any():
+            raise ValueError(f"weights: column {weights!r} sums to zero in unit(s) {_show_labels(labels[zero])}")
 
     info = {"engine": "duckdb", "rows": int(k.sum()), "units_recomputed_in_memory": 0}
     try:
@@ -684,19 +934,21 @@ def _duck_weighted(con, src, yq, uq, wq, k, U, q, method, steps, fallback_rows):
     _register_by_size(con, "r3d_targets", k, targets)
     S = targets.shape[1]
     n = k.size
-    # running normalised weights c_j = (Σ_{i≤j} w_i) k / tot, previous c_{j-1} = c_j - w_j k / tot
+    # as in memory, each unit's weights are first divided by the unit's largest one (exactly the
+    # same division), so sums of tiny or huge weights neither underflow nor overflow; then
+    # running normalised weights c_j = (Σ_{i≤j} r_i) k / tot, previous c_{j-1} = c_j - r_j k / tot
     with steps("sort each unit, cumulate weights"):
         con.execute(f"""
         CREATE TEMP TABLE r3d_cum AS
-        SELECT u, y, c, c - wn AS cprev FROM (
-            SELECT w.u, w.y, w.w * (r3d_units.k / r3d_units.tot) AS wn,
-                   w.cw * (r3d_units.k / r3d_units.tot) AS c
-            FROM (SELECT {uq} AS u, CAST({yq} AS DOUBLE) AS y, CAST({wq} AS DOUBLE) AS w,
-                         sum(CAST({wq} AS DOUBLE)) OVER (PARTITION BY {uq} ORDER BY {yq}
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cw
-                  FROM {src}) w
-            JOIN r3d_units ON w.u = r3d_units.u
-            WHERE w.w > 0)""")
+        WITH d AS (SELECT {uq} AS u, CAST({yq} AS DOUBLE) AS y, CAST({wq} AS DOUBLE) AS w FROM {src}),
+             r AS (SELECT d.u, d.y, d.w / r3d_units.wmax AS wr, CAST(r3d_units.k AS DOUBLE) AS k
+                   FROM d JOIN r3d_units ON d.u = r3d_units.u),
+             s AS (SELECT u, y, wr, k,
+                          sum(wr) OVER (PARTITION BY u ORDER BY y
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cw,
+                          sum(wr) OVER (PARTITION BY u) AS tot
+                   FROM r)
+        SELECT u, y, cw * (k / tot) AS c, cw * (k / tot) - wr * (k / tot) AS cprev FROM s WHERE wr > 0""")
     sql = """
         WITH tg AS (SELECT r3d_units.u, r3d_units.code, r3d_targets.slot, r3d_targets.v AS t
                     FROM r3d_units JOIN r3d_targets ON r3d_units.k = r3d_targets.k)
@@ -773,13 +1025,14 @@ def _recompute_in_memory(con, src, yq, uq, wq, k, flagged, q, method, Q, batch_r
 
 def _dask_partition(part: pd.DataFrame, y, unit, q, weights, x, unit_columns, method, meta_cols):
     if len(part) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in meta_cols})
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "unit" or c.startswith("col") else float)
+                             for c in meta_cols})
     r = unit_quantiles_frame(part, y, unit, q, weights=weights, x=x, unit_columns=unit_columns, method=method)
-    out = {"unit": r.units, "n_obs": r.sizes}
+    out = {"unit": pd.Series(r.units, dtype=object), "n_obs": r.sizes}
     if x is not None:
         out["x"] = r.x
     for j, c in enumerate(unit_columns):
-        out[f"col{j}"] = r.columns[c]
+        out[f"col{j}"] = pd.Series(r.columns[c], dtype=object)
     for j in range(q.size):
         out[f"q{j}"] = r.Q[:, j]
     return pd.DataFrame(out)
@@ -818,23 +1071,29 @@ def unit_quantiles_dask(ddf, y: str, unit: str, quantiles, *, weights: str | Non
     part = ddf[keep].shuffle(on=unit)
     meta_cols = ["unit", "n_obs"] + (["x"] if x is not None else []) + \
         [f"col{j}" for j in range(len(unit_columns))] + [f"q{j}" for j in range(q.size)]
-    meta = {"unit": ddf.dtypes[unit], "n_obs": np.int64}
+    meta = {"unit": object, "n_obs": np.int64}
     if x is not None:
         meta["x"] = float
-    for j, c in enumerate(unit_columns):
-        meta[f"col{j}"] = ddf.dtypes[c]
+    for j in range(len(unit_columns)):
+        meta[f"col{j}"] = object
     meta.update({f"q{j}": float for j in range(q.size)})
     meta_frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in meta.items()})
     out = part.map_partitions(_dask_partition, y, unit, q, weights, x, unit_columns, method, meta_cols,
                               meta=meta_frame).compute()
-    out = out.sort_values("unit", kind="stable").reset_index(drop=True)
-    if out["unit"].duplicated().any():  # cannot happen after the shuffle
+    if len(out) == 0:
+        raise ValueError("data: has no rows (no observations)")
+    labels = _label_values(out["unit"].to_numpy(dtype=object))
+    order = _unit_order(labels, unit)
+    out = out.iloc[order].reset_index(drop=True)
+    labels = labels[order]
+    if pd.Series(labels).duplicated().any():  # cannot happen after the shuffle
         raise RuntimeError("unit quantiles: a unit was split across partitions (please report)")
     Q = out[[f"q{j}" for j in range(q.size)]].to_numpy(dtype=float)
-    return UnitQuantiles(units=out["unit"].to_numpy(), x=out["x"].to_numpy(float) if x is not None else None,
+    return UnitQuantiles(units=labels, x=out["x"].to_numpy(float) if x is not None else None,
                          Q=Q, quantiles=q, sizes=out["n_obs"].to_numpy(np.int64), method=method,
                          weighted=weights is not None,
-                         columns={c: out[f"col{j}"].to_numpy() for j, c in enumerate(unit_columns)},
+                         columns={c: _label_values(out[f"col{j}"].to_numpy(dtype=object))
+                                  for j, c in enumerate(unit_columns)},
                          info={"engine": "dask", "rows": int(out["n_obs"].sum())})
 
 

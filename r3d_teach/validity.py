@@ -64,6 +64,7 @@ from scipy.stats import norm
 from .core import validate
 from .core.estimator import r3d
 from .core.inputs import group_units, split_frame
+from .core.kernels import get_kernel
 from .core.options import check_bandwidths, check_r3d_kwargs
 
 __all__ = ["manipulation_test", "covariate_balance", "placebo_cutoffs", "donut",
@@ -239,7 +240,9 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     DataFrame with one row: ``cutoff, n_left, n_right, n_eff_left, n_eff_right, h_left,
     h_right, density_left, density_right, difference, t_stat, p_value, binomial_p,
     binomial_window``. ``binomial_p`` is the package's exact binomial test in the smallest
-    window around the cutoff. ``attrs["density"]`` holds the density curve on each side (columns
+    window around the cutoff.  With fewer than p + 2 distinct values of x with positive kernel
+    weight on a side (mass points), the density test is not identified: ``t_stat`` and
+    ``p_value`` are NaN and a warning says why. ``attrs["density"]`` holds the density curve on each side (columns
     ``side, x, density, lower, upper``; pointwise robust intervals), ``attrs["x"]`` the data.
 
     >>> import numpy as np
@@ -265,7 +268,11 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     if len(hh) > 2:
         raise ValueError("h: give one bandwidth or a pair (left, right)")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # numpy's 0/0 notices inside the package are replaced by the explanation below; the
+        # package's own warnings (e.g. about its options) carry information and pass through
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         try:
             out = rdd_fun(xv, c=c, p=p, kernel=kernel, h=hh, **rddensity_kwargs)
         except TypeError:
@@ -285,7 +292,12 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
         "binomial_p": float(bino_p[0]) if bino_p.size else np.nan,
         "binomial_window": float(bino_w[0]) if bino_w.size else np.nan,
     }
+    support = _support_points(xv, c, hl, hr, kernel)
+    if min(support) < p + 2:  # not identified: the package returns NaN or a meaningless number
+        row["t_stat"] = row["p_value"] = np.nan
     table = pd.DataFrame([row])
+    if not (np.isfinite(row["t_stat"]) and np.isfinite(row["p_value"])):
+        _warn_density_nan(support, p, row)
 
     # the density curve on each side, as rdplotdensity computes it (order p, bias-corrected CI)
     lo, hi = max(xv.min(), c - 3 * hl), min(xv.max(), c + 3 * hr)
@@ -314,6 +326,32 @@ def manipulation_test(x, cutoff: float = 0.0, *, data: pd.DataFrame | None = Non
     return table
 
 
+def _support_points(xv: np.ndarray, c: float, hl: float, hr: float, kernel: str) -> tuple[int, int]:
+    """Distinct values of x with a positive kernel weight on each side of the cutoff."""
+
+    K = get_kernel(kernel)
+    left = xv[(xv < c) & (K((xv - c) / hl) > 0)] if hl > 0 else xv[:0]
+    right = xv[(xv >= c) & (K((xv - c) / hr) > 0)] if hr > 0 else xv[:0]
+    return np.unique(left).size, np.unique(right).size
+
+
+def _warn_density_nan(support: tuple[int, int], p: int, row: dict) -> None:
+    """The density test is NaN: say why (mass points) and what still holds."""
+    left, right = support
+    if min(left, right) < p + 2:
+        why = (f"x has only {left} distinct value(s) with positive kernel weight left of the cutoff and {right} "
+               f"right of it (mass points); the local polynomial density test of order p = {p} needs at least "
+               f"p + 2 = {p + 2} on each side (with fewer the package returns NaN, or a meaningless number)")
+        fix = "lower p (e.g. p=1)" if p > 1 else "the running variable is too discrete for this test"
+    else:
+        why = "the package returned no standard error (a degenerate design near the cutoff)"
+        fix = "try another bandwidth h or order p"
+    binom = "" if not np.isfinite(row["binomial_p"]) else \
+        f"; the exact binomial test near the cutoff still applies (binomial_p = {row['binomial_p']:.3g})"
+    warnings.warn(f"x: the density test is not defined here, t_stat and p_value are NaN: {why}; {fix}{binom}",
+                  UserWarning, stacklevel=3)
+
+
 # ----------------------------------------------------------------------------------------------
 # covariate balance
 # ----------------------------------------------------------------------------------------------
@@ -329,20 +367,17 @@ def _covariate_matrix(covariates, n: int, data=None, groups=None):
         return names, np.column_stack([groups.means(data, c, "covariates") for c in names])
     if isinstance(covariates, pd.Series):
         covariates = covariates.to_frame(covariates.name if covariates.name is not None else "covariate")
+    # the API's one coercion rule (as for x and y): numbers and booleans, never text
     if isinstance(covariates, pd.DataFrame):
         names = [str(c) for c in covariates.columns]
-        try:
-            M = covariates.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError("covariates: every column must be numeric") from None
+        cols = [validate.as_real_array(covariates[c].to_numpy(), f"covariates: {str(c)!r}", allow_bool=True)
+                for c in covariates.columns]
+        M = np.column_stack(cols) if cols else np.zeros((len(covariates), 0))
     elif isinstance(covariates, dict):
         names = [str(k) for k in covariates]
         cols = []
         for k, v in covariates.items():
-            try:
-                a = np.asarray(v, dtype=float)
-            except (TypeError, ValueError):
-                raise TypeError(f"covariates: {k!r} is not numeric") from None
+            a = validate.as_real_array(v, f"covariates: {str(k)!r}", allow_bool=True)
             if a.ndim != 1:
                 raise ValueError(f"covariates: {k!r} must be 1-D (one value per unit), got shape {a.shape}")
             if a.size != n:
@@ -352,10 +387,9 @@ def _covariate_matrix(covariates, n: int, data=None, groups=None):
             raise ValueError("covariates: is empty")
         M = np.column_stack(cols)
     else:
-        try:
-            M = np.asarray(covariates, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError("covariates: must be a DataFrame, a dict of arrays or a numeric 1-D/2-D array") from None
+        if isinstance(covariates, (str, bytes)):
+            raise TypeError("covariates: must be a DataFrame, a dict of arrays or a numeric 1-D/2-D array")
+        M = validate.as_real_array(covariates, "covariates", allow_bool=True)
         if M.ndim == 1:
             M = M[:, None]
         if M.ndim != 2:

@@ -303,3 +303,82 @@ def test_library_errors_are_mapped_to_flags(capsys, files, tmp_path):
     assert "--x: all 240 units are on one side of the cutoff" in err
     err = _fails(capsys, "quantiles", files / "sim.csv", "--y", "wage", "--unit", "firm", "--out", tmp_path / "q.csv")
     assert "--out: the unit-quantile file must end in .parquet" in err
+
+
+# ------------------------------------------------------------------ checked before any work, one line
+
+def _garbage(tmp_path):
+    g = tmp_path / "garbage.parquet"                          # reading it would fail with a DATA error
+    g.write_bytes(b"\x00" * 64)
+    return g
+
+
+def test_output_folder_is_checked_first_and_named(capsys, tmp_path):
+    """An output folder that cannot be made was reported as a DATA error, after the computation."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    err = _fails(capsys, "fit", _garbage(tmp_path), *BASE, "--out", blocker / "res")
+    assert err.count("\n") == 1 and "--out: " in err and "is a file" in err and "DATA" not in err
+    err = _fails(capsys, "fit", _garbage(tmp_path), *BASE, "--out", blocker)
+    assert "--out: " in err and "exists and is not a folder" in err
+    err = _fails(capsys, "quantiles", _garbage(tmp_path), "--y", "wage", "--unit", "firm",
+                 "--out", blocker / "q.parquet")
+    assert "--out: " in err and "is not a folder" in err
+    (tmp_path / "dir.parquet").mkdir()
+    err = _fails(capsys, "quantiles", _garbage(tmp_path), "--y", "wage", "--unit", "firm",
+                 "--out", tmp_path / "dir.parquet")
+    assert "--out: " in err and "is a folder" in err
+    assert not (blocker.parent / "res").exists()
+
+
+def test_fit_flags_are_checked_before_the_data_is_read(capsys, tmp_path):
+    g = _garbage(tmp_path)
+    err = _fails(capsys, "fit", g, *BASE, "--p", 9, "--out", tmp_path / "o")
+    assert "--p: orders above 8" in err
+    err = _fails(capsys, "fit", g, *BASE, "--treatment", "treated", "--tests", "gini", "--out", tmp_path / "o")
+    assert "--tests: the Gini test is defined for sharp designs only" in err
+    err = _fails(capsys, "fit", g, *BASE, "--p", 0, "--b", 0.5, "--out", tmp_path / "o")
+    assert "--b: with --p 0 there is no bias correction" in err
+    err = _fails(capsys, "fit", g, *BASE, "--memory-limit", "lots", "--out", tmp_path / "o")
+    assert "--memory-limit: 'lots' is not a memory size" in err
+    err = _fails(capsys, "fit", g, *BASE, "--temp-dir", g / "spill", "--out", tmp_path / "o")
+    assert "--temp-dir: " in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flag,value", [("--quantiles", "0.1,,0.5"), ("--quantiles", "0.1,0.5,"),
+                                        ("--quantiles", ",0.5"), ("--tests", "nullity,,gini")])
+def test_empty_list_items_are_refused(capsys, files, tmp_path, flag, value):
+    err = _fails(capsys, "fit", files / "sim.csv", *BASE, flag, value, "--out", tmp_path / "o", code=2)
+    assert f"argument {flag}: empty" in err
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas", "dask"])
+def test_header_only_file_has_no_rows(capsys, tmp_path, engine):
+    """A CSV file with a header line only was called "not numeric"."""
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    path = tmp_path / "header.csv"
+    path.write_text("firm,score,wage\n")
+    err = _fails(capsys, "fit", path, *BASE, "--engine", engine, "--workers", 1, "--out", tmp_path / "o")
+    assert "DATA: " in err and "has no rows" in err and "numeric" not in err
+
+
+def test_dask_failures_are_one_line_without_worker_tracebacks(capfd, files, tmp_path):
+    """A failing task on a Dask worker printed the worker's traceback (and shuffle notices) before
+    the clean message."""
+    pytest.importorskip("distributed")
+    rc = main(["fit", str(files / "sim.csv"), "--x", "wage", "--y", "wage", "--unit", "firm", "--engine", "dask",
+               "--workers", "1", "--out", str(tmp_path / "o")])
+    err = capfd.readouterr().err
+    assert rc == 1
+    assert err.strip().splitlines() == [err.strip()], err
+    assert err.startswith("r3d fit: error: --x: column 'wage' must be constant within each unit")
+
+
+def test_engine_errors_that_span_lines_are_one_line(capsys, tmp_path):
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("firm,score,wage\n1,0.5,2\n1,0.5\n2,-0.5,3,4\n")
+    for engine in ("duckdb", "pandas"):
+        err = _fails(capsys, "fit", bad, *BASE, "--engine", engine, "--out", tmp_path / "o")
+        assert err.count("\n") == 1 and "DATA: cannot read" in err and "ragged.csv" in err

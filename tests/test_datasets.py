@@ -673,6 +673,28 @@ def test_own_family_table_without_record_is_used_with_a_warning(_isolated):
     assert fam["ratio"].tolist() == [4.5] and ds.cached_cps_years() == [2021]
 
 
+def test_cached_family_table_without_its_columns_is_rebuilt_or_refused(_isolated):
+    """A cached table with the wrong columns used to be returned as it was."""
+    _isolated.mkdir()
+    _write_csv_zip(_isolated / "asecpub22csv.zip", yy="22")
+    good = ds.load_cps([2022])
+    table = _isolated / "cps_families_2022.csv.gz"
+    # a table whose record matches (same kind, options, inputs, code) but lacks columns
+    rec = json.loads((_isolated / "cps_families_2022.csv.gz.json").read_text())
+    _cache.write_table(good.drop(columns=["ratio", "weight"]), table, kind="cps_families", params=rec["params"],
+                       inputs=rec["inputs"])
+    with pytest.warns(StaleCacheWarning, match=r"lacks the column\(s\) \['ratio', 'weight'\]"):
+        fam = ds.load_cps([2022])
+    assert list(fam.columns) == ds.FAMILY_COLUMNS and fam["ratio"].tolist() == pytest.approx([2.0, -0.08])
+    # a table of your own (no record) with the wrong columns is refused, naming the file
+    table.unlink()
+    (_isolated / "cps_families_2022.csv.gz.json").unlink()
+    pd.DataFrame({"state": ["CA"], "income": [1.0]}).to_csv(table, index=False)
+    with pytest.warns(UserWarning, match="no record"), \
+            pytest.raises(BadDataFileError, match=r"cps_families_2022.csv.gz: is not a family table: it lacks"):
+        ds.load_cps([2022])
+
+
 def test_load_cps_cache_and_skipping(_isolated):
     _isolated.mkdir()
     _write_csv_zip(_isolated / "asecpub22csv.zip", yy="22")

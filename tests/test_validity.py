@@ -80,6 +80,29 @@ def test_manipulation_long_format_takes_one_value_per_unit():
         val.manipulation_test("x", data=df, unit="u")
 
 
+def test_manipulation_on_mass_points_explains_its_nan():
+    """With too few distinct values of x near the cutoff the density package returns NaN; that
+    used to come back without a word."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, 500).astype(float)                # 2 values left of 0, 3 right of it
+    with pytest.warns(UserWarning, match=r"^x: the density test is not defined here.*only 1 distinct value\(s\) "
+                                         r"with positive kernel weight left of the cutoff and 2 right.*lower p"):
+        out = val.manipulation_test(x)                        # h = 2: the values at distance 2 weigh 0
+    assert np.isnan(out.loc[0, "p_value"]) and np.isfinite(out.loc[0, "binomial_p"])
+    with pytest.warns(UserWarning, match="too discrete for this test"):
+        val.manipulation_test(x, p=1)
+    # x in -3..2 at p = 1: 2 support points left; rddensity returns t = 8.7e-06, a meaningless number
+    x3 = rng.integers(-3, 3, 2000).astype(float)
+    with pytest.warns(UserWarning, match="only 2 distinct value"):
+        assert np.isnan(val.manipulation_test(x3, p=1).loc[0, "t_stat"])
+    import warnings
+
+    with warnings.catch_warnings():                           # p + 2 support points: a finite test, silently
+        warnings.simplefilter("error")
+        x5 = rng.integers(-5, 5, 2000).astype(float)          # 4 left (weight 0 at -5), 5 right
+        assert np.isfinite(val.manipulation_test(x5, p=2).loc[0, "p_value"])
+
+
 def test_manipulation_errors_name_the_argument(monkeypatch):
     x = np.random.default_rng(0).uniform(-1, 1, 200)
     with pytest.raises(ValueError, match=r"^x: "):
@@ -190,6 +213,13 @@ def test_balance_errors_name_the_argument():
         val.covariate_balance(x, {"a": x, "b": x}, h=[0.5, 0.5, 0.5])
     with pytest.raises(TypeError, match=r"^covariates: "):
         val.covariate_balance(x, {"a": ["u"] * 100})
+    # numbers stored as text are refused as r3d refuses them (they were converted silently)
+    with pytest.raises(TypeError, match=r"^covariates: 'a': must be numeric"):
+        val.covariate_balance(x, pd.DataFrame({"a": x.astype(str)}))
+    with pytest.raises(TypeError, match=r"^covariates: 'a': must be numeric"):
+        val.covariate_balance(x, {"a": [str(v) for v in x]})
+    with pytest.raises(TypeError, match=r"^covariates: must be numeric"):
+        val.covariate_balance(x, x.astype(str))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -220,6 +220,10 @@ def bandwidth_from_matrix(
         Y = Y[:, None]
     # scale-free: every pilot below is computed on Y = centre + scale · Z and reported in Y's units
     Y, _, y_scale = standardise(Y)
+    # and on x / 2^e with max|x / 2^e| in [1/2, 1): dividing by a power of two is exact, so the
+    # selection is equivariant in x (x · 2^k gives exactly 2^k times the bandwidths) and the
+    # pilots' powers of x (up to x^(2(s+3))) neither overflow nor underflow for |x| near 1e±50
+    xc, x_scale = _unit_scale(xc)
     q = np.asarray(quantiles, dtype=float)
     n = xc.size
     integ = (method == "frechet") if integrate is None else integrate
@@ -310,30 +314,51 @@ def bandwidth_from_matrix(
     h = np.clip(np.asarray(h_raw) * factor, h_min, h_max)
     hr = np.atleast_1d(np.asarray(h_raw) * factor)
     if (hr < h_min).any():
-        notes.append(f"h hit its lower bound h_min = {h_min:.4g} at {(hr < h_min).sum()} quantile(s)")
+        notes.append(f"h hit its lower bound h_min = {h_min * x_scale:.4g} at {(hr < h_min).sum()} quantile(s)")
     if (hr > h_max).any():
-        notes.append(f"h hit its upper bound h_max = {h_max:.4g} at {(hr > h_max).sum()} quantile(s)")
+        notes.append(f"h hit its upper bound h_max = {h_max * x_scale:.4g} at {(hr > h_max).sum()} quantile(s)")
     if not global_ok:
         # too few distinct values for the global pilots: a global fit on each side
         notes.append("too few distinct values of x for the curvature pilots: h = b = the whole side")
         h = np.full_like(np.asarray(h, dtype=float), h_max)
         b = {side: np.full_like(np.asarray(b[side], dtype=float), h_max) for side in SIDES}
-    h_out = float(h) if integ else np.asarray(h, dtype=float)
-    b_out = {side: float(b[side]) if np.ndim(b[side]) == 0 else np.asarray(b[side]) for side in SIDES}
+    # back to x's units (exact: times a power of two): lengths times x_scale, the density divided
+    # by it, the (s+1)-th coefficient (and the bias constant B) divided by x_scale^(s+1)
+    xs = float(x_scale)
+    h_out = float(h) * xs if integ else np.asarray(h, dtype=float) * xs
+    b_out = {side: float(b[side]) * xs if np.ndim(b[side]) == 0 else np.asarray(b[side]) * xs for side in SIDES}
     # back to Y's units (diagnostics only; for |y| near 1e308 the variances overflow to inf)
     sc = np.float64(y_scale)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         sc2 = sc * sc
+        xb = np.float64(xs) ** -(s + 1.0)
+        beta_sc, var_sc, v_sc = sc * xb, sc2 * xb * xb, sc2 * xs
     return BandwidthSelection(
         h=h_out, h_den=None, method=method, s=s, p=p, kernel=kernel, n=n, quantiles=q,
-        f_hat=f_hat, density_bandwidth=cn, c_B=cB, c_V=cV,
-        h_pilot=float(h0) if integ else np.asarray(h0), b_pilot=b_out,
-        beta=_times(beta, sc), var_beta=_times(var_beta, sc2), sigma2=_times(sigma2, sc2), B=_times(Bq, sc),
-        V=_times(Vq, sc2), regularisation=_times({"": R}, sc2)[""], h_unclipped=h_raw,
-        h_min=h_min, h_max=h_max, coverage_factor=factor, notes=notes,
+        f_hat=float(f_hat / xs), density_bandwidth=float(cn * xs), c_B=cB, c_V=cV,
+        h_pilot=float(h0) * xs if integ else np.asarray(h0) * xs, b_pilot=b_out,
+        beta=_times(beta, beta_sc), var_beta=_times(var_beta, var_sc), sigma2=_times(sigma2, sc2),
+        B=_times(Bq, beta_sc), V=_times(Vq, v_sc), regularisation=_times({"": R}, var_sc)[""],
+        h_unclipped=np.asarray(h_raw) * xs if np.ndim(h_raw) else float(h_raw) * xs,
+        h_min=float(h_min * xs), h_max=float(h_max * xs), coverage_factor=factor, notes=notes,
     )
 
 
+def _unit_scale(xc: np.ndarray) -> tuple[np.ndarray, float]:
+    """xc = x_scale · u with x_scale = 2^e the power of two that puts max|u| in [1/2, 1)
+    (exact in floating point; 1 for an all-zero xc).
+
+    >>> u, s = _unit_scale(np.array([-3.0, 0.5]))
+    >>> u.tolist(), s
+    ([-0.75, 0.125], 4.0)
+    """
+    top = float(np.max(np.abs(xc))) if xc.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return xc, 1.0
+    e = int(np.frexp(top)[1])
+    return np.ldexp(xc, -e), float(np.ldexp(1.0, e))
+
+
 def _times(d: dict, factor: np.float64) -> dict:
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         return {k: np.asarray(v, dtype=float) * factor for k, v in d.items()}

@@ -11,6 +11,7 @@ unit quantile matrix Q̂ (n × M), from samples, from a long DataFrame, or given
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,9 @@ class UnitGroups:
         first = keys[self.starts]
         varying = np.flatnonzero(np.repeat(first, self.counts) != keys)
         if varying.size:
-            bad = pd.unique(np.asarray(self.labels)[self.codes_sorted[varying]])[:5]
-            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) {list(bad)}")
+            bad = pd.unique(np.asarray(self.labels)[self.codes_sorted[varying]])
+            raise ValueError(f"{arg}: column {col!r} must be constant within each unit; it varies in unit(s) "
+                             f"{validate.show_labels(bad)}")
         return vals[self.starts]
 
     def means(self, data, col: str, arg: str) -> np.ndarray:
@@ -135,6 +137,36 @@ def split_frame(data, x, y, unit, treatment=None, weights=None, cluster=None, re
     return xs, ys, ts, ws, cl, g.labels
 
 
+#: y given as one number per unit while x repeats this much (distinct values <= units / this): warn
+LONG_FORMAT_TIES = 2
+
+
+def _warn_if_long_columns(x, y, xv: np.ndarray, ys) -> None:
+    """Columns of a long table passed as ``r3d(df.score, df.wage)`` make every row a unit with a
+    one-observation sample, and τ̂(q) comes out flat.  The signature: y is a flat sequence of
+    numbers and x repeats (in long data it is constant within each unit's rows).  A design with
+    one scalar outcome per unit and a continuous x never matches; with a discrete x it can, and
+    the message names the way to say so (``Q=``, which never warns)."""
+    n = len(ys)
+    if n < 2 * LONG_FORMAT_TIES or isinstance(y, np.ndarray) and y.ndim != 1:
+        return
+    if any(v.size != 1 for v in ys) or not all(np.ndim(v) == 0 for v in y):
+        return
+    distinct = np.unique(xv).size
+    if distinct * LONG_FORMAT_TIES > n:
+        return
+    xn = getattr(x, "name", None) if isinstance(x, pd.Series) else None
+    yn = getattr(y, "name", None) if isinstance(y, pd.Series) else None
+    call = f"r3d({xn!r}, {yn!r}, data=df, unit=...)" if isinstance(xn, str) and isinstance(yn, str) \
+        else "r3d('x_column', 'y_column', data=df, unit='unit_column')"
+    warnings.warn(
+        f"y: every unit has a single observation and x takes only {distinct} distinct values over {n} units: "
+        f"this looks like the columns of a long table (one row per observation), which makes every row a "
+        f"unit. Pass the table and its unit column instead: {call}. If each row really is a unit with one "
+        "scalar outcome, pass Q=np.asarray(y)[:, None] with quantiles=[0.5] (the same estimate at one level, no warning).",
+        UserWarning, stacklevel=4)
+
+
 def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, treatment=None,
                    weights=None, cluster=None, data: pd.DataFrame | None = None, unit: str | None = None,
                    quantile_method: str = "linear") -> Inputs:
@@ -161,17 +193,16 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         if weights is not None:
             raise ValueError("weights: apply to samples; with Q= the quantiles are already computed")
         q = validate.check_quantile_grid(quantiles)
+        q_labels = np.asarray(Q.index) if isinstance(Q, pd.DataFrame) else None  # unit labels, if any
         Qm = validate.as_real_array(Q, "Q")
         if Qm.ndim != 2 or Qm.shape != (xv.size, q.size):
             raise ValueError(f"Q: must be an (n_units, n_quantiles) = ({xv.size}, {q.size}) matrix, got shape {Qm.shape}")
         bad = ~np.isfinite(Qm)
         if bad.any():
             i = int(np.flatnonzero(bad.any(axis=1))[0])
-            raise ValueError(f"Q: row {i} contains NaN or inf")
-        if (np.diff(Qm, axis=1) < 0).any():
-            i = int(np.flatnonzero((np.diff(Qm, axis=1) < 0).any(axis=1))[0])
-            raise ValueError(f"Q: row {i} decreases; each row must be a unit's quantile function "
-                             "(non-decreasing in q)")
+            who = f"unit {validate.show_labels([q_labels[i]])[1:-1]} (row {i})" if q_labels is not None else f"row {i}"
+            raise ValueError(f"Q: {who} contains NaN or inf")
+        Qm = validate.check_quantile_rows(Qm, q, q_labels)
     else:
         if y is None:
             raise ValueError("y: give the units' samples (or Q= with precomputed unit quantiles)")
@@ -179,6 +210,8 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         ys = validate.check_samples(y, "y")
         if len(ys) != xv.size:
             raise ValueError(f"y: has {len(ys)} units but x has {xv.size} (lengths must match)")
+        if data is None:
+            _warn_if_long_columns(x, y, xv, ys)
         if weights is not None:
             weights = validate.check_unit_weights(weights, ys)
         Qm = unit_quantiles(ys, q, weights=weights, method=quantile_method)

@@ -126,8 +126,13 @@ class OneSidedFit:
     def coefficient_weights_active(self, k: int) -> np.ndarray:
         """(n_a, M) weights a_i on the active rows with β̂_k = Σ_i a_i Y_i:
         a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights)."""
+        return self.scaled_coefficient_weights_active(k) / self.h[None, :] ** k
+
+    def scaled_coefficient_weights_active(self, k: int) -> np.ndarray:
+        """(n_a, M) weights K_i r_i'S⁻¹e_k of the coefficient α_k of u^k = (X̃/h)^k: free of the
+        scale of x (no power of h), so they neither overflow nor underflow when |x| is extreme."""
         C = self.sinv[:, k][:, None] if self.sinv.ndim == 2 else self.sinv[:, :, k].T
-        return self.k_active * _horner(self._u(self.rows), C) / self.h[None, :] ** k
+        return self.k_active * _horner(self._u(self.rows), C)
 
     def fitted_active(self) -> np.ndarray:
         """(n_a, M) fitted values r_p(X̃_i/h)'α̂ at the active units."""
@@ -314,6 +319,8 @@ class BiasCorrectedFit:
     rows: np.ndarray
     omega: np.ndarray = field(repr=False)
     bias_constant: np.ndarray = field(repr=False)
+    #: c_h / b^{s+1}, computed as Σ_i w_i(h) (X̃_i/h)^{s+1} · (h/b)^{s+1} (free of the scale of x)
+    bias_factor: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def side(self) -> str:
@@ -324,6 +331,8 @@ class BiasCorrectedFit:
         """m̂^bc(q), the bias-corrected boundary value (M,)."""
         if self.bias is self.conventional:  # p == s: no bias correction
             return self.conventional.intercept
+        if self.bias_factor is not None:  # c_h β̂_{s+1}(b) = (c_h / b^{s+1}) α̂_{s+1}(b)
+            return self.conventional.intercept - self.bias_factor * self.bias.coef[self.conventional.p + 1]
         return self.conventional.intercept - self.bias_constant * self.bias.coefficient(self.conventional.p + 1)
 
     @property
@@ -361,7 +370,13 @@ def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
     bias = local_poly_fit(xc, Y, b, p, kernel, side, labels=labels)
     rows = np.union1d(conv.rows, bias.rows)
     w_h = conv.active_values(conv.w_active, rows)
-    a_b = bias.active_values(bias.coefficient_weights_active(s + 1), rows)
-    c_h = np.sum(conv.w_active * conv.xc[conv.rows, None] ** (s + 1), axis=0)
-    omega = w_h - c_h[None, :] * a_b
-    return BiasCorrectedFit(conventional=conv, bias=bias, rows=rows, omega=omega, bias_constant=c_h)
+    # c_h a_i(b) computed in the scaled bases u = X̃/h and X̃/b: (Σ w u^{s+1}) (h/b)^{s+1} K r'S⁻¹e,
+    # so the result is equivariant in x at any magnitude (no power of X̃ itself is formed)
+    a_u = bias.active_values(bias.scaled_coefficient_weights_active(s + 1), rows)
+    c_u = np.sum(conv.w_active * conv._u(conv.rows) ** (s + 1), axis=0)
+    factor = c_u * (conv.h / bias.h) ** (s + 1)
+    omega = w_h - factor[None, :] * a_u
+    with np.errstate(over="ignore", under="ignore"):
+        c_h = c_u * conv.h ** (s + 1)  # the bias constant itself (diagnostics)
+    return BiasCorrectedFit(conventional=conv, bias=bias, rows=rows, omega=omega, bias_constant=c_h,
+                            bias_factor=factor)

@@ -19,6 +19,12 @@ Definitions (Van Dijcke 2025, §3.3.2; Hyndman and Fan 1996):
   with c_j ≥ t (clamped to the ends), Q̂(q) = (1 - frac(o)) v(lo) + frac(o) v(hi).
   With equal weights this is exactly type 7.  Weighted ``"inverted_cdf"``:
   Q̂(q) = z_(j) for the smallest j with c_j / k ≥ q.
+* Monotone to the last bit: the interpolations above are non-decreasing in q in exact
+  arithmetic, but in floating point (1 - f) a + f b can step down by a unit in the last place
+  (tied values, or the end of one interval and the start of the next).  Every row is therefore
+  passed through a running maximum (:func:`monotone_rows`), which moves a value only by that
+  rounding, so Q̂ is exactly non-decreasing on every route (:func:`linear_step` and
+  :func:`weighted_step` are the final steps shared with :mod:`r3d_teach.outofcore`).
 
 Everything is vectorised over units: the samples are concatenated and sorted once.
 
@@ -46,6 +52,10 @@ __all__ = [
     "standardise",
     "safe_scale",
     "inverse_edf_rank",
+    "linear_step",
+    "weighted_step",
+    "weighted_targets",
+    "monotone_rows",
     "DECILES",
     "INDEX_FUZZ",
     "QUANTILE_METHODS",
@@ -95,8 +105,7 @@ def _quantiles_unweighted(vals, sizes, starts, q, method):
         hi = np.minimum(lo + 1, sizes[:, None] - 1)
         zlo = vals[starts[:, None] + lo]
         zhi = vals[starts[:, None] + hi]
-        # written as in R (lo + frac * (hi - lo)) so results agree to the last bit
-        return zlo + frac * (zhi - zlo)
+        return linear_step(zlo, zhi, frac)
     # inverted_cdf: smallest j (1-based) with j / k >= q, i.e. j = ceil(k q), rounding-guarded
     j = inverse_edf_rank(sizes[:, None], q[None, :])
     return vals[starts[:, None] + j - 1]
@@ -173,19 +182,73 @@ def _quantiles_weighted(vals, ws, unit, sizes, starts, q, method):
     k = sizes.astype(float)
     # normalised to sum to k (Hmisc normwt=TRUE), per unit and from that unit's weights only
     cum = _per_unit_cumsum(ws, sizes, starts) * (k / tot)[unit]
+    targets, frac = weighted_targets(sizes, q, method)
+    picked = [vals[starts[:, None] + _first_reaching(cum, unit, t)] for t in targets]
     if method == "linear":
-        o = 1.0 + (k[:, None] - 1.0) * q[None, :]
+        return weighted_step(picked[0], picked[1], frac)
+    return picked[0]
+
+
+def weighted_targets(k, q, method: str) -> tuple[list, np.ndarray | None]:
+    """The cumulative-weight targets of the weighted rule for units of sizes ``k`` (n,) on the
+    grid ``q`` (M,): the value at a target t is z_(j) for the smallest j with c_j ≥ t.
+
+    linear: o = 1 + (k - 1) q, targets lo = max(⌊o⌋, 1) and hi = min(lo + 1, k), each times
+    (1 - INDEX_FUZZ), and frac(o); inverted_cdf: the target k q less INDEX_FUZZ · max(k q, 1).
+    A cumulative weight within that relative fuzz below a target reaches it, so sums that differ
+    by rounding pick the same observation.  Shared by every engine (one weighted rule).
+    Returns ``([lo, hi], frac)`` or ``([t], None)``, arrays (n, M).
+
+    >>> [t.tolist() for t in weighted_targets([4], [0.5], "inverted_cdf")[0]]
+    [[[1.9999999998]]]
+    """
+    k = np.asarray(k, dtype=float)[:, None]
+    q = np.asarray(q, dtype=float)[None, :]
+    if method == "linear":
+        o = 1.0 + (k - 1.0) * q
         lo = np.maximum(np.floor(o), 1.0)
-        frac = o - np.floor(o)
-        hi = np.minimum(lo + 1.0, k[:, None])
-        jlo = _first_reaching(cum, unit, lo * (1.0 - INDEX_FUZZ))
-        jhi = _first_reaching(cum, unit, hi * (1.0 - INDEX_FUZZ))
-        zlo = vals[starts[:, None] + jlo]
-        zhi = vals[starts[:, None] + jhi]
-        return (1.0 - frac) * zlo + frac * zhi
-    kq = k[:, None] * q[None, :]  # same rounding guard as the unweighted inverse EDF
-    j = _first_reaching(cum, unit, kq - INDEX_FUZZ * np.maximum(kq, 1.0))
-    return vals[starts[:, None] + j]
+        hi = np.minimum(lo + 1.0, k)
+        return [lo * (1.0 - INDEX_FUZZ), hi * (1.0 - INDEX_FUZZ)], o - np.floor(o)
+    kq = k * q  # same rounding guard as the unweighted inverse EDF
+    return [kq - INDEX_FUZZ * np.maximum(kq, 1.0)], None
+
+
+def monotone_rows(Q: np.ndarray) -> np.ndarray:
+    """Each row of ``Q`` made non-decreasing by a running maximum along the last axis.
+
+    Applied to quantile rows whose exact values are non-decreasing, it changes a value only
+    where rounding made it step below an earlier one, and then by that rounding (a few units in
+    the last place); rows that are already monotone are returned unchanged, bit for bit.
+
+    >>> monotone_rows(np.array([[1.0, 1.0000000000000002, 1.0, 2.0]])).tolist()
+    [[1.0, 1.0000000000000002, 1.0000000000000002, 2.0]]
+    """
+    Q = np.asarray(Q, dtype=float)
+    return np.maximum.accumulate(Q, axis=-1) if Q.size else Q
+
+
+def linear_step(zlo: np.ndarray, zhi: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """The final step of the type-7 rule: Q̂ = z_lo + f (z_hi - z_lo) (written as in R, so
+    results agree with R's ``quantile`` to the last bit), rows made monotone by
+    :func:`monotone_rows`.  Shared by every engine that computes unit quantiles.
+
+    >>> linear_step(np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]]), np.array([[0.5, 0.25]])).tolist()
+    [[1.5, 2.5]]
+    """
+    return monotone_rows(zlo + frac * (zhi - zlo))
+
+
+def weighted_step(vlo: np.ndarray, vhi: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """The final step of the weighted rule (Hmisc ``wtd.quantile``): Q̂ = (1 - f) v_lo + f v_hi,
+    exactly v when v_lo = v_hi = v (the convex form alone can miss v by a unit in the last
+    place), rows made monotone by :func:`monotone_rows`.  The convex form never overflows for
+    finite ends.  Shared by every engine that computes weighted unit quantiles.
+
+    >>> weighted_step(np.array([[0.1, 1.0]]), np.array([[0.1, 3.0]]), np.array([[0.7, 0.25]])).tolist()
+    [[0.1, 1.5]]
+    """
+    out = np.where(vlo == vhi, vlo, (1.0 - frac) * vlo + frac * vhi)
+    return monotone_rows(out)
 
 
 def unit_quantiles(

@@ -130,7 +130,7 @@ def check_unit_weights(weights, y, name: str = "weights") -> list[np.ndarray]:
             raise ValueError(f"{name}: unit {i} contains NaN or inf")
         if (a < 0).any():
             raise ValueError(f"{name}: unit {i} has negative weights")
-        if a.sum() <= 0:
+        if not (a > 0).any():  # non-negative: a positive sum is a positive weight (a sum can overflow)
             raise ValueError(f"{name}: the weights of unit {i} sum to zero")
         out.append(a)
     return out
@@ -155,6 +155,57 @@ def check_quantile_grid(quantiles, name: str = "quantiles") -> np.ndarray:
             "monotone projection); pass np.sort(quantiles)"
         )
     return q
+
+
+def show_labels(values, limit: int = 5) -> str:
+    """Unit labels for a message, as plain Python values: ``[0, 7]`` or ``['007', 'a']`` (never
+    NumPy reprs such as ``np.int64(0)``); at most ``limit`` of them, then ``...``.
+
+    >>> show_labels(np.array([3, 4], dtype=np.int64)), show_labels(np.array(["a", "b", "c"]), limit=2)
+    ('[3, 4]', "['a', 'b', ...]")
+    """
+    vals = list(values)
+    shown = [v.item() if isinstance(v, np.generic) else v for v in vals[:limit]]
+    text = str(shown)
+    return text[:-1] + ", ...]" if len(vals) > limit else text
+
+
+#: a decrease along a row of Q= smaller than this times the row's largest |value| is rounding
+#: (see :func:`check_quantile_rows`)
+MONOTONE_RTOL = 2.0 ** -40
+
+
+def check_quantile_rows(Q: np.ndarray, quantiles=None, labels=None, name: str = "Q") -> np.ndarray:
+    """Rows of precomputed unit quantiles must be non-decreasing in q.
+
+    A decrease of at most ``MONOTONE_RTOL`` (2^-40, about 9e-13) times the row's largest
+    magnitude is rounding, not data: every value of a quantile row is an interpolation between
+    two of the unit's observations, each at most that large, and any implementation of the
+    interpolation ((1 - f) a + f b, a + f (b - a), in any order) errs by a few units in the last
+    place of them, about 2^-52 relative; 2^-40 leaves room for thousands of such units and is
+    still far below any decrease real data can make (swapped or mislabelled columns move values
+    by a sizeable fraction of their spread).  Such rows are repaired by a running maximum (which
+    moves values only by that rounding); a larger decrease is an error naming the unit (its label
+    from ``labels`` when given, e.g. the index of a DataFrame, else its row).
+
+    >>> check_quantile_rows(np.array([[1.0, 1.0 - 2**-52, 2.0]])).tolist()
+    [[1.0, 1.0, 2.0]]
+    """
+    d = np.diff(Q, axis=1)
+    if not (d < 0).any():
+        return Q
+    scale = np.max(np.abs(Q), axis=1)
+    real = (d < -MONOTONE_RTOL * scale[:, None]).any(axis=1)
+    if real.any():
+        i = int(np.flatnonzero(real)[0])
+        j = int(np.flatnonzero(d[i] < -MONOTONE_RTOL * scale[i])[0])
+        who = (f"unit {show_labels([labels[i]])[1:-1]} (row {i})" if labels is not None
+               else f"row {i}")
+        where = (f"q = {float(quantiles[j]):g} and q = {float(quantiles[j + 1]):g}" if quantiles is not None
+                 else f"columns {j} and {j + 1}")
+        raise ValueError(f"{name}: {who} decreases from {float(Q[i, j])!r} to {float(Q[i, j + 1])!r} between {where}; "
+                         "each row must be a unit's quantile function (non-decreasing in q)")
+    return np.maximum.accumulate(Q, axis=1)
 
 
 def check_order(p, name: str = "p") -> int:

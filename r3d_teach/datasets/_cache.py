@@ -155,11 +155,13 @@ def read_table(
     params: dict,
     inputs: dict | None,
     warn: bool = True,
+    columns: list | None = None,
 ) -> pd.DataFrame | None:
     """The processed table at ``path`` if it is current, else ``None`` (with a warning).
 
     ``inputs`` are the sha256 of the current input files; ``None`` when the inputs are not in
     the cache (then only the options, the code version and the table's own hash are checked).
+    ``columns``: the columns the table must have; a table without one of them is stale too.
     A missing table returns ``None`` silently; so does a table without a record (the caller
     decides whether to use it as the user's own file).
     """
@@ -173,10 +175,14 @@ def read_table(
         except (OSError, EOFError, ValueError) as err:
             why = f"it cannot be read ({type(err).__name__}: {err})"
         else:
-            rec = read_record(p) or {}
-            df.attrs["cache"] = str(p)
-            df.attrs["cache_key"] = rec.get("key")
-            return df
+            missing = [c for c in (columns or []) if c not in df.columns]
+            if missing:
+                why = f"it lacks the column(s) {missing} (columns: {list(df.columns)})"
+            else:
+                rec = read_record(p) or {}
+                df.attrs["cache"] = str(p)
+                df.attrs["cache_key"] = rec.get("key")
+                return df
     if warn:
         warnings.warn(f"{p} is stale: {why}; it will be rebuilt.", StaleCacheWarning, stacklevel=3)
     return None

@@ -622,11 +622,16 @@ def _cached_families(year: int, drop_related: bool) -> pd.DataFrame | None:
         check_format(path)
         with reading(path):
             fam = pd.read_csv(path)
+        missing = [c for c in FAMILY_COLUMNS if c not in fam.columns]
+        if missing:
+            raise BadDataFileError(f"{path}: is not a family table: it lacks the column(s) {missing} (a family "
+                                   f"table has {FAMILY_COLUMNS}). Fix it, or delete it to rebuild it from the "
+                                   "raw files.")
         fam.attrs["sha256"] = sha256(path)
         return fam
     raw = _raw_inputs(year)
     fam = read_table(path, kind="cps_families", params=_family_params(year, drop_related),
-                     inputs=None if raw is None else raw[1])
+                     inputs=None if raw is None else raw[1], columns=FAMILY_COLUMNS)
     if fam is not None:
         fam.attrs["sha256"] = read_record(path)["sha256"]
     return fam

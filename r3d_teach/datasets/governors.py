@@ -209,7 +209,7 @@ def _cached_real(params: dict) -> pd.DataFrame | None:
         warnings.warn(f"{path} has no record of its inputs; it will be rebuilt.", StaleCacheWarning, stacklevel=3)
         return None
     inputs = _current_inputs(rec.get("inputs") or {})
-    df = read_table(path, kind=_KIND, params=params, inputs=inputs)
+    df = read_table(path, kind=_KIND, params=params, inputs=inputs, columns=OUTPUT_COLUMNS)
     if df is not None:
         df.attrs.update({"source": "census", "inputs": inputs, **{k: params[k] for k in
                          ("offset", "nh_vt_offset", "cps_year", "winsor")}})
