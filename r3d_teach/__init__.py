@@ -17,7 +17,7 @@ from .estimator import r3d
 from .quantiles import barycenter, unit_quantiles, wasserstein2
 from .results import FirstStage, R3DResult, Summary
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 #: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
 _LAZY = ("datasets", "simulate", "baselines", "montecarlo", "plotting", "inference", "validity", "widgets",
