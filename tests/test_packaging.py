@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = "r3d_teach"
 DIST = "r3d_teach"  # the file-name form of the distribution name r3d-teach
 # not copied: VCS data, environments, build outputs, caches, vendored JavaScript, screenshots
-_SKIP_TOP = {".git", ".venv", "venv", "_build", "build", "dist", "screenshots", ".pytest_cache",
+_SKIP_TOP = {".git", ".venv", "venv", "_build", "build", "dist", "screenshots", ".pytest_cache", ".hypothesis",
              ".jupyter_cache", ".ruff_cache", ".mypy_cache"}
 _SKIP_ANY = {"__pycache__", ".ipynb_checkpoints"}
 _SKIP_PATHS = {"book/_vendor", "benchmarks/out"}
