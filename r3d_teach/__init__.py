@@ -18,7 +18,7 @@ from .core.quantiles import barycenter, unit_quantiles, wasserstein2
 from .core.results import FirstStage, R3DResult
 from .core.summary import Summary
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 #: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
 _LAZY = ("core", "datasets", "simulate", "validity", "locrand", "widgets", "outofcore", "cli")
