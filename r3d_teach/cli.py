@@ -73,7 +73,7 @@ n_obs, one column per level); the grid and the settings are stored in its metada
 _FLAGS = {"y": "--y", "unit": "--unit", "x": "--x", "weights": "--weights", "treatment": "--treatment",
           "cluster": "--cluster", "cutoff": "--cutoff", "method": "--method", "p": "--p", "h": "--h",
           "b": "--b", "quantiles": "--quantiles", "n_boot": "--boot", "alpha": "--alpha", "seed": "--seed",
-          "kernel": "--kernel", "quantile_method": "--quantile-method", "tests": "--tests",
+          "kernel": "--kernel", "quantile_method": "--quantile-method", "tests": "--tests", "band": "--band",
           "memory_limit": "--memory-limit", "min_units": "--min-units", "data": "DATA"}
 
 
@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--boot", type=_nonneg_int, default=999, metavar="N",
                    help="multiplier-bootstrap draws for bands and tests (default 999; 0: none)")
     e.add_argument("--alpha", type=_probability, default=0.05, metavar="A", help="level (default 0.05)")
+    e.add_argument("--band", choices=("studentized", "unweighted"), default="studentized",
+                   help="uniform band and tests: studentized (tau ± c·se(q); default) or unweighted "
+                        "(tau ± c, one width for every q: R3D 0.1.0's)")
     e.add_argument("--seed", type=_nonneg_int, default=None, metavar="S",
                    help="seed of the bootstrap (default: drawn and recorded in result.json)")
     e.add_argument("--tests", type=_tests, default=None, metavar="T1,T2",
@@ -403,7 +406,7 @@ def _cmd_fit(args) -> int:
         raise CLIError(f"--out: {args.out!r} exists and is not a folder")
     # the estimator's options, checked before any data are read
     check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
-                  tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
+                  band=args.band, tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
                   quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
     t0 = time.perf_counter()
     qfile = False
@@ -428,7 +431,7 @@ def _cmd_fit(args) -> int:
     t_quant = time.perf_counter() - t0
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     kwargs = dict(cutoff=args.cutoff, method=args.method, p=args.p, kernel=args.kernel, h=args.h, b=args.b,
-                  n_boot=args.boot, alpha=args.alpha, seed=seed, quantile_method=method)
+                  n_boot=args.boot, alpha=args.alpha, band=args.band, seed=seed, quantile_method=method)
     if args.tests is not None:
         kwargs["tests"] = tuple(args.tests)
     if args.treatment:
@@ -461,7 +464,8 @@ def _cmd_fit(args) -> int:
         "columns": {"x": xname, "y": args.y, "unit": args.unit, "weights": args.weights,
                     "treatment": args.treatment, "cluster": args.cluster},
         "settings": {"cutoff": args.cutoff, "method": args.method, "p": args.p, "kernel": args.kernel,
-                     "h": args.h, "b": args.b, "n_boot": args.boot, "alpha": args.alpha, "seed": seed,
+                     "h": args.h, "b": args.b, "n_boot": args.boot, "alpha": args.alpha, "band": args.band,
+                     "seed": seed,
                      "seed_given": args.seed is not None, "tests": list(kwargs.get("tests", ("nullity", "homogeneity"))),
                      "quantiles": q.tolist(), "quantile_method": method, "engine": info.get("engine"),
                      "memory_limit": args.memory_limit if info.get("engine") == "duckdb" else None},
@@ -480,10 +484,10 @@ def _cmd_fit(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = res.plot()
-    ax.figure.tight_layout()
-    ax.figure.savefig(out / "effect.png", dpi=120)
-    plt.close(ax.figure)
+    fig = res.plot()
+    fig.tight_layout()
+    fig.savefig(out / "effect.png", dpi=120)
+    plt.close(fig)
     print(res.summary(), flush=True)
     _say(f"r3d fit: wrote {out / 'effect.csv'}, {out / 'result.json'}, {out / 'effect.png'} "
          f"({time.perf_counter() - t0:.1f} s; seed {seed})")
