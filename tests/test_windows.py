@@ -79,30 +79,35 @@ def test_one_cluster_on_a_side_is_an_error():
 
 
 def test_data_driven_windows_hold_enough_units(monkeypatch):
-    """A data-driven b (the selector's pilot) is widened to hold max(min_units, p + 4) units per
-    side; a given b is used as given (and checked)."""
+    """A data-driven b (the selector's pilot) is widened to hold p + 4 units per side when it
+    holds fewer, and left alone otherwise; the data-driven h holds max(min_units, p + 4)."""
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, 400)
     y = _units(x, 6)
     real = options.bandwidth_from_matrix
+    pilot = {}
 
-    def tiny_pilot(*args, **kwargs):
+    def small_pilot(*args, **kwargs):
         sel = real(*args, **kwargs)
-        sel.b_pilot = {side: 1e-3 for side in sel.b_pilot}
+        sel.b_pilot = dict(pilot)
         return sel
 
-    monkeypatch.setattr(options, "bandwidth_from_matrix", tiny_pilot)
     def kth(side, k):  # just beyond the k-th nearest unit on the side (the selector's margin, 1 %)
         return 1.01 * np.sort(np.abs(x[(x >= 0) if side == "+" else (x < 0)]))[k - 1]
 
+    monkeypatch.setattr(options, "bandwidth_from_matrix", small_pilot)
+    pilot.update({"+": 1e-3, "-": 0.5})
     res = r3d(x, y, quantiles=Q9, n_boot=0)
+    assert res.b["+"] == pytest.approx(kth("+", 6), rel=1e-12) and _count(x, res.b["+"], "+") >= 6
+    assert res.b["-"] == 0.5                                            # enough units: as selected
     for side in ("+", "-"):
-        assert res.b[side] == pytest.approx(kth(side, 10), rel=1e-12)     # min_units = 10
-        assert _count(x, res.b[side], side) >= 10 and _count(x, res.h, side) >= 10
+        assert _count(x, res.h, side) >= 10                             # min_units = 10
     res6 = r3d(x, y, quantiles=Q9, n_boot=0, min_units=0)              # never fewer than p + 4 = 6
-    for side in ("+", "-"):
-        assert res6.b[side] == pytest.approx(kth(side, 6), rel=1e-12)
     assert res6.h >= max(kth("+", 6), kth("-", 6)) * (1 - 1e-12)
+    pilot.update({"+": 1e-3, "-": 1e-3})
+    res4 = r3d(x, y, quantiles=Q9, p=4, s=3, n_boot=0)                   # p = 4: 8 units
+    for side in ("+", "-"):
+        assert res4.b[side] == pytest.approx(kth(side, 8), rel=1e-12)
 
 
 # --------------------------------------------------------------------------- Gini edge cases

@@ -193,8 +193,10 @@ def r3d(
     residuals : "hc3" (default), "hc2", "nn" or "raw": residuals of the order-p fit at b.
     multipliers : optional (n, B) matrix of multipliers ξ (overrides ``n_boot`` and ``seed``).
     s : order of the estimate and of the bandwidth's optimality (default p - 1).
-    min_units : data-driven windows keep at least this many units per side (default 10; and
-        never fewer than p + 4, the least a window can carry a variance with).
+    min_units : a data-driven h keeps at least this many units per side (default 10), and never
+        fewer than p + 4, the least a window can carry a variance with; a data-driven b is
+        widened to p + 4 units when the pilot holds fewer (see
+        :func:`r3d_teach.core.options.check_windows`).
     progress : show a progress bar over bootstrap chunks.
 
     Returns

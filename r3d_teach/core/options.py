@@ -20,8 +20,9 @@ messages.  Three steps, in this order:
      its derivative-rate pilot as b (per side) unless b is given;
    * h given and b not: b = h (the paper's estimator: the order-p fit at h);
    * s = p: no bias correction, so b is refused and set to h;
-   * data-driven windows (h, and b when it is the selector's pilot) hold at least
-     max(``min_units``, p + 1 + :data:`MIN_RESIDUAL_DF`) units on each side (or all of them);
+   * data-driven windows hold enough units on each side (or all of them): h at least
+     max(``min_units``, p + 1 + :data:`MIN_RESIDUAL_DF`), b (when it is the selector's pilot)
+     at least p + 1 + :data:`MIN_RESIDUAL_DF`, widened if the pilot holds fewer;
 4. :func:`check_windows` → the windows can carry a variance: each side's h-window and b-window
    hold at least p + 1 + :data:`MIN_RESIDUAL_DF` units with positive kernel weight (the order-p
    fit at b leaves residual degrees of freedom), and with clusters at least
@@ -248,9 +249,9 @@ def _pilot(b) -> float | np.ndarray:
     return float(a) if a.ndim == 0 else a
 
 
-def _window_units(opt: FitOptions) -> int:
-    """Units a data-driven window keeps on each side: ``min_units``, and enough for a variance."""
-    return max(opt.min_units, opt.p + 1 + MIN_RESIDUAL_DF)
+def _variance_units(opt: FitOptions) -> int:
+    """The fewest units a side's window may hold for its variance to count: p + 1 + MIN_RESIDUAL_DF."""
+    return opt.p + 1 + MIN_RESIDUAL_DF
 
 
 def _widen(b, xc: np.ndarray, side: str, k: int):
@@ -271,10 +272,10 @@ def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
     q = inp.quantiles
     h_num, b_num, h_den, b_den = check_bandwidths(h, b, opt, q.size, fuzzy)
     out = Bandwidths(h=h_num, b={})
-    k = _window_units(opt)
+    k = _variance_units(opt)
     if h_num is None:
         sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
-                                    coverage_correction=opt.coverage_correction, min_units=k)
+                                    coverage_correction=opt.coverage_correction, min_units=max(opt.min_units, k))
         out.h, out.selection = sel.h, sel
         out.b = _sides(b_num) if b_num is not None else {
             side: _widen(_pilot(sel.b_pilot[side]), inp.xc, side, k) for side in SIDES}
@@ -284,7 +285,7 @@ def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
         if h_den is None:
             den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet",
                                         p=opt.p, s=opt.s, kernel=opt.kernel, integrate=True,
-                                        coverage_correction=opt.coverage_correction, min_units=k)
+                                        coverage_correction=opt.coverage_correction, min_units=max(opt.min_units, k))
             out.h_den = float(den.h)
             out.b_den = _sides(b_den) if b_den is not None else {
                 side: _widen(_pilot(den.b_pilot[side]), inp.xc, side, k) for side in SIDES}
@@ -329,8 +330,11 @@ def check_windows(inp: Inputs, bw: Bandwidths, opt: FitOptions) -> int:
     for side in SIDES:
         absx = np.abs(xc[side_mask(xc, side)])
         for name, per_side, what in windows:
-            width = float(np.min(per_side[side]))
-            widest[side] = max(widest[side], float(np.max(per_side[side])))
+            widths = np.atleast_1d(np.asarray(per_side[side], dtype=float))
+            j = int(np.argmin(widths))
+            width = float(widths[j])
+            at = f" at quantile {inp.quantiles[j]:g}" if widths.size > 1 else ""
+            widest[side] = max(widest[side], float(widths.max()))
             count = int(np.count_nonzero(K(absx / width) > 0))
             if count < need:
                 rule = (f"a variance from the order-{opt.p} fit needs at least {need} (p + 1 = {opt.p + 1} "
@@ -341,7 +345,8 @@ def check_windows(inp: Inputs, bw: Bandwidths, opt: FitOptions) -> int:
                 chosen = bw.selection is not None and name == "h" and not what
                 hint = "Use more units or a lower p" if chosen else f"Increase {name}"
                 raise ValueError(f"{name}: only {count} unit(s) with positive kernel weight on the {_where(side)} "
-                                 f"side{what} ({name} = {width:.4g}; {absx.size} units on that side); {rule}. {hint}")
+                                 f"side{what}{at} ({name} = {width:.4g}; {absx.size} units on that side); {rule}. "
+                                 f"{hint}")
             dof.append(count - (opt.p + 1))
     if inp.clusters is not None:
         for side in SIDES:

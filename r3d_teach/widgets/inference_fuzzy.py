@@ -82,10 +82,12 @@ def draw_band_demo(out: dict, ax_sup, ax_band, truth=None, sup_max: float | None
 
 # ----------------------------------------------------------------------------------- chapter 6
 def fuzzy_demo(strength: float, seed: int = 0, n_units: int = 1000, n_obs: int = 50, n_boot: int = 199,
-               quantiles=GRID20, boot_seed: int = 1) -> dict:
+               quantiles=GRID20, boot_seed: int = 1, band: str = "studentized") -> dict:
     """Simulate ``ComplierDesign(strength)`` (first stage ``strength``), run ``r3d(treatment=...)``.
 
-    Returns a dict: ``q``, ``tau``, ``lower`` / ``upper`` (uniform band), ``crit``, ``jump``
+    Returns a dict: ``q``, ``tau``, ``lower`` / ``upper`` (uniform band of ``band``), ``crit``
+    (its critical value: a multiple of se when studentized), ``half_width`` (the band's median
+    half-width over q), ``jump``
     (estimated first stage), ``strength``, ``truth`` (the complier effect), ``warning`` (r3d's
     weak-first-stage message, or None) and ``result`` (the R3DResult, or None).  A first stage
     estimated at essentially zero (r3d raises) gives NaN curves and the error message in
@@ -99,14 +101,16 @@ def fuzzy_demo(strength: float, seed: int = 0, n_units: int = 1000, n_obs: int =
         warnings.simplefilter("always")
         try:
             res = r3d(sim.x, sim.y, treatment=sim.treatment, quantiles=q, n_boot=int(n_boot), seed=boot_seed,
-                      tests=())
+                      tests=(), band=band)
         except ValueError as err:
             nan = np.full(q.size, np.nan)
-            out.update(tau=nan, lower=nan, upper=nan, crit=np.nan, jump=np.nan, warning=str(err))
+            out.update(tau=nan, lower=nan, upper=nan, crit=np.nan, half_width=np.nan, jump=np.nan,
+                       warning=str(err))
             return out
     weak = [str(w.message) for w in caught if "first stage" in str(w.message)]
     out.update(tau=res.tau, lower=res.band_lower, upper=res.band_upper, crit=float(res.crit_value),
-               jump=float(res.first_stage.jump), warning=weak[0] if weak else None, result=res)
+               half_width=float(np.median(res.band_upper - res.tau)), jump=float(res.first_stage.jump),
+               warning=weak[0] if weak else None, result=res)
     return out
 
 
