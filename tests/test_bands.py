@@ -115,6 +115,15 @@ def test_scaling_the_outcome_leaves_the_studentized_statistics_unchanged():
     ub = r3d(x, [1000.0 * v for v in y], quantiles=Q9, n_boot=299, seed=1, band="unweighted")
     assert ub.crit_value == pytest.approx(1000.0 * ua.crit_value, rel=1e-9)       # c is on τ̂'s scale
     np.testing.assert_allclose(ub.tests.statistic, 1000.0 * ua.tests.statistic, rtol=1e-9)
+    # extreme magnitudes are fitted on an exactly rescaled outcome and scaled back: the same rule
+    tiny = r3d(x, [1e-300 * v for v in y], quantiles=Q9, n_boot=299, seed=1)
+    assert tiny.diagnostics.options["scale"] != 1.0
+    assert tiny.crit_value == pytest.approx(a.crit_value, rel=1e-9)
+    np.testing.assert_allclose(tiny.tests.statistic, a.tests.statistic, rtol=1e-9)
+    np.testing.assert_allclose(tiny.band_upper, 1e-300 * a.band_upper, rtol=1e-9)
+    tiny_u = r3d(x, [1e-300 * v for v in y], quantiles=Q9, n_boot=299, seed=1, band="unweighted")
+    assert tiny_u.crit_value == pytest.approx(1e-300 * ua.crit_value, rel=1e-9)
+    np.testing.assert_allclose(tiny_u.tests.statistic, 1e-300 * ua.tests.statistic, rtol=1e-9)
 
 
 def test_studentized_band_with_given_multipliers_and_with_clusters():

@@ -34,7 +34,7 @@ def test_four_units_a_side_is_an_error_not_a_zero_standard_error():
     x = np.array([-0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8])
     msg = (r"x: only 4 unit\(s\) on the right \(x >= cutoff\) side in all; a variance from the order-2 fit "
            r"needs at least 6 \(p \+ 1 = 3 coefficients and 3 residual degrees of freedom\)")
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(ValueError, match=msg), pytest.warns(UserWarning, match="x: the running variable has few"):
         r3d(x, _units(x), quantiles=Q9)
     # a lower order needs fewer: p = 1 (with s = 0, a local-constant estimate) needs 2 + 3 = 5
     with pytest.raises(ValueError, match=r"x: only 4 unit\(s\) .* needs at least 5"):

@@ -98,7 +98,7 @@ class FitOptions:
     p: int = 2
     s: int = 1
     alpha: float = 0.05
-    n_boot: int = 0
+    n_boot: int = DEFAULT_N_BOOT
     band: str = "studentized"
     tests: tuple = ("nullity", "homogeneity")
     rearrangement: str = "sort"
@@ -116,7 +116,7 @@ class FitOptions:
 OPTION_NAMES = tuple(f.name for f in fields(FitOptions))
 
 
-def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0.05, n_boot=0,
+def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0.05, n_boot=DEFAULT_N_BOOT,
                   band="studentized", tests=("nullity", "homogeneity"), rearrangement="sort", residuals="hc3",
                   min_units=DEFAULT_MIN_UNITS, coverage_correction=False, quantile_method="linear",
                   progress=False, fuzzy: bool = False, stacklevel: int = 3) -> FitOptions:
