@@ -80,7 +80,7 @@ n_obs, one column per level); the grid and the settings are stored in its metada
 _FLAGS = {"y": "--y", "unit": "--unit", "x": "--x", "weights": "--weights", "treatment": "--treatment",
           "cluster": "--cluster", "cutoff": "--cutoff", "method": "--method", "p": "--p", "h": "--h",
           "b": "--b", "quantiles": "--quantiles", "n_boot": "--boot", "alpha": "--alpha", "seed": "--seed",
-          "kernel": "--kernel", "quantile_method": "--quantile-method", "tests": "--tests",
+          "kernel": "--kernel", "quantile_method": "--quantile-method", "tests": "--tests", "band": "--band",
           "memory_limit": "--memory-limit", "min_units": "--min-units", "data": "DATA"}
 
 
@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--boot", type=_nonneg_int, default=999, metavar="N",
                    help="multiplier-bootstrap draws for bands and tests (default 999; 0: none)")
     e.add_argument("--alpha", type=_probability, default=0.05, metavar="A", help="level (default 0.05)")
+    e.add_argument("--band", choices=("studentized", "unweighted"), default="studentized",
+                   help="uniform band and tests: studentized (tau ± c·se(q); default) or unweighted "
+                        "(tau ± c, one width for every q: R3D 0.1.0's)")
     e.add_argument("--seed", type=_nonneg_int, default=None, metavar="S",
                    help="seed of the bootstrap (default: drawn and recorded in result.json)")
     e.add_argument("--tests", type=_tests, default=None, metavar="T1,T2",
@@ -443,7 +446,7 @@ def _check_fit_flags(args) -> None:
     """The estimator's own checks of its settings (the options layer), run on the flags before any
     data is read."""
     check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
-                  tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
+                  band=args.band, tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
                   quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
     if args.p == 0 and args.b is not None:
         raise CLIError("--b: with --p 0 there is no bias correction (the estimate and its bias correction "
@@ -567,7 +570,7 @@ def _cmd_fit(args) -> int:
     t_quant = time.perf_counter() - t0
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     kwargs = dict(cutoff=args.cutoff, method=args.method, p=args.p, kernel=args.kernel, h=args.h, b=args.b,
-                  n_boot=args.boot, alpha=args.alpha, seed=seed, quantile_method=method)
+                  n_boot=args.boot, alpha=args.alpha, band=args.band, seed=seed, quantile_method=method)
     if args.tests is not None:
         kwargs["tests"] = tuple(args.tests)
     if args.treatment:
@@ -619,7 +622,8 @@ def _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, 
         "columns": {"x": xname, "y": args.y, "unit": args.unit, "weights": args.weights,
                     "treatment": args.treatment, "cluster": args.cluster},
         "settings": {"cutoff": args.cutoff, "method": args.method, "p": args.p, "kernel": args.kernel,
-                     "h": args.h, "b": args.b, "n_boot": args.boot, "alpha": args.alpha, "seed": seed,
+                     "h": args.h, "b": args.b, "n_boot": args.boot, "alpha": args.alpha, "band": args.band,
+                     "seed": seed,
                      "seed_given": args.seed is not None, "tests": list(kwargs.get("tests", ("nullity", "homogeneity"))),
                      "quantiles": q.tolist(), "quantile_method": method, "engine": info.get("engine"),
                      "memory_limit": args.memory_limit if info.get("engine") == "duckdb" else None},
@@ -638,12 +642,12 @@ def _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = res.plot()
-    ax.figure.tight_layout()
+    fig = res.plot()
+    fig.tight_layout()
     try:
-        ax.figure.savefig(out / "effect.png", dpi=120)
+        fig.savefig(out / "effect.png", dpi=120)
     finally:
-        plt.close(ax.figure)
+        plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------ entry point

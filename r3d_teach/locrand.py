@@ -77,6 +77,7 @@ import pandas as pd
 
 from .core import validate
 from .core.inputs import group_units, prepare_inputs, split_frame
+from .core.plotting import finish_figure
 from .core.quantiles import grid_weights, wasserstein2
 from .core.summary import Summary
 from .validity import _covariate_matrix
@@ -653,13 +654,17 @@ class RandInfResult:
         tests = self.tests.drop(columns=["mc_se"]) if self.method == "exact" else self.tests
         return Summary(header=lines, table=table, tests=tests.copy())
 
-    def plot(self, ax=None, kind: str = "quantiles", title: str | None = None):
+    def plot(self, ax=None, kind: str = "quantiles", title: str | None = None, path=None, **savefig_kwargs):
         """``kind="quantiles"``: per level, the difference in mean quantiles with its confidence
         set for a constant shift (bars; dashed where the set is not connected), filled markers
         where the per-level p-value is at most alpha, and the p-values in a second panel.
         ``kind="null"``: the headline statistic's permutation distribution with the observed
-        value. Returns the Axes (an array of two for "quantiles" unless ``ax`` is one Axes)."""
+        value. Returns the matplotlib ``Figure`` (panels in ``fig.axes``; with ``ax``, the
+        figure of that Axes); ``path``: also save it there
+        (:func:`r3d_teach.core.plotting.finish_figure`)."""
         import matplotlib.pyplot as plt
+
+        created = ax is None
 
         if kind == "null":
             if ax is None:
@@ -673,7 +678,7 @@ class RandInfResult:
             ax.set_ylabel("assignments")
             ax.set_title(title or f"Permutation distribution ({self.method}, {nd.size:,} assignments)")
             ax.legend(frameon=False, fontsize=8)
-            return ax
+            return finish_figure(ax.figure, path, created, **savefig_kwargs)
         if kind != "quantiles":
             raise ValueError(f"kind: must be 'quantiles' or 'null', got {kind!r}")
         bq = self.by_quantile
@@ -713,7 +718,7 @@ class RandInfResult:
             bottom.set_ylabel("p-value")
         else:
             top.set_xlabel("quantile level q")
-        return axes
+        return finish_figure(top.figure, path, created, **savefig_kwargs)
 
 
 def _mc_se(p: float, R: int, method: str) -> float:
@@ -941,11 +946,13 @@ class WindowSelection:
         lines += [f"  note: {n}" for n in self.notes]
         return Summary(header=lines, table=self.table.copy(), tests=pd.DataFrame())
 
-    def plot(self, ax=None, title: str | None = None):
+    def plot(self, ax=None, title: str | None = None, path=None, **savefig_kwargs):
         """Smallest balance p-value against the window's width (wr - wl), the level as a dashed
-        line, the recommended window marked. Returns the Axes."""
+        line, the recommended window marked. Returns the matplotlib ``Figure`` (``fig.axes[0]``
+        the panel); ``path``: also save it there (:func:`r3d_teach.core.plotting.finish_figure`)."""
         import matplotlib.pyplot as plt
 
+        created = ax is None
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.8))
         t = self.table
@@ -960,7 +967,7 @@ class WindowSelection:
         ax.set_ylabel("p-value")
         ax.set_title(title or "Covariate balance in nested windows")
         ax.legend(frameon=False, fontsize=8)
-        return ax
+        return finish_figure(ax.figure, path, created, **savefig_kwargs)
 
 
 def select_window(x, covariates, *, cutoff: float, data: pd.DataFrame | None = None, unit: str | None = None,

@@ -167,11 +167,11 @@ def _scalar_h(h) -> float:
     return float(np.mean(np.atleast_1d(np.asarray(h, dtype=float))))
 
 
-def _nullity_p(res) -> float:
+def _nullity_p(res, column: str = "p_value") -> float:
     t = res.tests
     if t is None or not len(t) or "nullity" not in set(t["test"]):
         return np.nan
-    return float(t.loc[t["test"] == "nullity", "p_value"].iloc[0])
+    return float(t.loc[t["test"] == "nullity", column].iloc[0])
 
 
 def _run_summary(res) -> dict:
@@ -181,6 +181,7 @@ def _run_summary(res) -> dict:
         "h": _scalar_h(res.h), "b": _scalar_h(res.b),
         "mean_tau": float(np.mean(res.tau)), "max_abs_tau": float(np.max(np.abs(res.tau))),
         "crit_value": np.nan if res.crit_value is None else float(res.crit_value),
+        "nullity_stat": _nullity_p(res, "statistic"), "nullity_crit": _nullity_p(res, "critical_value"),
         "nullity_p": _nullity_p(res),
     }
 
@@ -475,7 +476,7 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
         col = M[:, j]
 
         res = _wrap("covariates", f"{name!r}", lambda: r3d(
-            xv, Q=col[:, None], quantiles=[0.5], method="simple", cutoff=c, h=hs[j], **kw))
+            xv, Q=col[:, None], quantiles=[0.5], method="simple", cutoff=c, h=hs[j], n_boot=0, **kw))
         est, se = float(res.tau[0]), float(res.se[0])
         if not np.isfinite(se):
             pval = np.nan
@@ -515,8 +516,10 @@ def placebo_cutoffs(x, y=None, *, cutoff: float = 0.0, cutoffs=None, data: pd.Da
     Returns
     -------
     DataFrame, one row per fake cutoff: ``cutoff, side, n_units, n_left, n_right, h, b,
-    mean_tau, max_abs_tau, crit_value, nullity_p``; ``attrs["curves"]``: the effect curves
-    (``cutoff, side`` and the curve columns).
+    mean_tau, max_abs_tau, crit_value, nullity_stat, nullity_crit, nullity_p`` (``crit_value``: the
+    uniform band's; ``nullity_stat`` and ``nullity_crit``: the nullity test's statistic and critical
+    value, max |τ̂|/se against ĉ with the default studentized band); ``attrs["curves"]``: the
+    effect curves (``cutoff, side`` and the curve columns).
     """
     c = validate.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)
@@ -563,7 +566,7 @@ def donut(x, y=None, *, cutoff: float = 0.0, radii=None, data: pd.DataFrame | No
     -------
     DataFrame, one row per radius: ``radius, n_excluded`` and the columns of
     :func:`placebo_cutoffs` (``n_units, n_left, n_right, h, b, mean_tau, max_abs_tau,
-    crit_value, nullity_p``); ``attrs["curves"]``: the effect curves by radius.
+    crit_value, nullity_stat, nullity_crit, nullity_p``); ``attrs["curves"]``: the effect curves by radius.
     """
     c = validate.check_cutoff(cutoff)
     n_boot = _check_boot(n_boot)

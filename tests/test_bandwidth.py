@@ -47,17 +47,20 @@ def _units(n=400, seed=0):
 
 def test_order_p_is_used():
     x, y, _ = _units()
-    b1 = select_bandwidth(x, y, p=1, quantiles=Q9)
+    with pytest.warns(UserWarning, match=r"p: p is the order of the bias-correcting fit \(rdrobust's q\)"):
+        b1 = select_bandwidth(x, y, p=1, quantiles=Q9)
     b2 = select_bandwidth(x, y, p=2, quantiles=Q9)
     assert (b1.s, b2.s) == (0, 1)
     assert b1.h != b2.h
-    # the lower bound: just above the k-th nearest unit on the binding side, k = max(p+2, min_units)
+    # the lower bound: just above the k-th nearest unit on the binding side, k = max(p + 4, min_units)
+    # (p + 1 coefficients and 3 residual degrees of freedom: a window that can carry a variance)
     def kth(k):
         return 1.01 * max(np.sort(np.abs(x[x >= 0]))[k - 1], np.sort(np.abs(x[x < 0]))[k - 1])
 
     assert b2.h_min == pytest.approx(kth(10))
-    assert select_bandwidth(x, y, p=2, quantiles=Q9, min_units=0).h_min == pytest.approx(kth(4))
-    assert select_bandwidth(x, y, p=5, quantiles=Q9, min_units=3).h_min == pytest.approx(kth(7))
+    assert select_bandwidth(x, y, p=2, quantiles=Q9, min_units=0).h_min == pytest.approx(kth(6))
+    assert select_bandwidth(x, y, p=5, quantiles=Q9, min_units=3).h_min == pytest.approx(kth(9))
+    assert select_bandwidth(x, y, p=2, quantiles=Q9, min_units=12).h_min == pytest.approx(kth(12))
 
 
 def test_weights_are_used():

@@ -101,8 +101,11 @@ def test_band_defined_for_small_B_and_p_value_rule():
     x, y = _sharp(200, 40, 4)
     res = r3d(x, y, quantiles=Q9, n_boot=5, seed=1)
     assert np.isfinite(res.crit_value)
-    assert res.crit_value == pytest.approx(res.diagnostics.bootstrap.sup_stats.max())
+    assert res.crit_value == pytest.approx(res.diagnostics.bootstrap.t_stats.max())     # studentized
     assert set(np.round(res.tests.p_value * 6)) <= set(range(1, 7))
+    unw = r3d(x, y, quantiles=Q9, n_boot=5, seed=1, band="unweighted")
+    assert unw.crit_value == pytest.approx(unw.diagnostics.bootstrap.sup_stats.max())
+    assert set(np.round(unw.tests.p_value * 6)) <= set(range(1, 7))
 
 
 def test_seed_reproducible():
@@ -238,10 +241,10 @@ def test_result_methods(small, capsys):
     assert "<table" in summ._repr_html_() and "bias correction b" in summ._repr_html_()
     np.testing.assert_allclose(summ.to_frame().q, Q9)
     assert len(repr(res)) < 200 and "array" not in repr(res)
-    ax = res.plot()
-    np.testing.assert_allclose(ax.lines[-1].get_ydata(), res.tau)
-    axes = res.plot(boundary=True)
-    assert len(axes) == 2
+    fig = res.plot()
+    np.testing.assert_allclose(fig.axes[0].lines[-1].get_ydata(), res.tau)
+    fig = res.plot(boundary=True)
+    assert len(fig.axes) == 2
     assert res.n_left + res.n_right <= res.n_units
     K = get_kernel("triangular")
     assert res.n_right == int((K((x - 0) / res.h)[x >= 0] > 0).sum())

@@ -424,14 +424,14 @@ def test_summary_and_plots():
     assert s._repr_html_().count("<table") == 2
     ci = res.conf_int()
     assert list(ci.columns) == ["lower", "upper", "pieces"] and (ci["lower"] <= ci["upper"]).all()
-    axes = res.plot()
-    assert len(axes) == 2
-    ax = res.plot(kind="null")
+    fig = res.plot()
+    assert len(fig.axes) == 2
+    ax = res.plot(kind="null").axes[0]
     assert ax.get_xlabel().startswith("2-Wasserstein distance") and ax.patches
     x2, z2 = _cohorts(shift=1.0)
     sel = select_window(x2, {"z": z2}, cutoff=0, n_perm=200, seed=2)
     assert isinstance(sel, WindowSelection) and "recommended window: [-5, 4]" in str(sel.summary())
-    assert sel.plot().get_ylabel() == "p-value"
+    assert sel.plot().axes[0].get_ylabel() == "p-value"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def test_too_few_distinct_values_for_the_selector_is_a_clear_error():
     with pytest.raises(ValueError, match=r"x: only 3 distinct value\(s\) of x on the right"):
         select_bandwidth(x, y, quantiles=Q9)
     # a lower order and a given bandwidth still work
-    res = r3d(x, y, quantiles=Q9, p=1, h=5.0)
+    with pytest.warns(UserWarning, match="p: p is the order of the bias-correcting fit"):
+        res = r3d(x, y, quantiles=Q9, p=1, h=5.0)
     assert np.all(np.isfinite(res.tau))
 
 

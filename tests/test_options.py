@@ -62,6 +62,8 @@ def test_check_options_defaults_and_normalisation():
     assert opt == FitOptions(method="simple", kernel="uniform", p=3, s=2, tests=("nullity",), progress=True)
     assert check_options(p=0).s == 0                                # s = max(p - 1, 0)
     assert r3d.__kwdefaults__["p"] == FitOptions().p and r3d.__kwdefaults__["alpha"] == FitOptions().alpha
+    assert r3d.__kwdefaults__["n_boot"] == FitOptions().n_boot == 999
+    assert r3d.__kwdefaults__["band"] == FitOptions().band == "studentized"
 
 
 def test_multipliers_and_test_ranges_are_checked_before_any_fit(data, monkeypatch):

@@ -35,7 +35,7 @@ def _rdrobust(yj, x, h, b, kernel, fuzzy=None):
 def test_bias_corrected_estimate_and_robust_se_equal_rdrobust(kernel):
     x, y, _ = _design(seed=1)
     h, b = 0.35, 0.6
-    res = r3d(x, y, method="simple", quantiles=Q9, kernel=kernel, h=h, b=b)
+    res = r3d(x, y, method="simple", quantiles=Q9, kernel=kernel, h=h, b=b, n_boot=0)
     Q = res.diagnostics.unit_quantiles
     conv = (res.diagnostics.fits["+"].conventional.intercept - res.diagnostics.fits["-"].conventional.intercept)
     for j in (0, 2, 4, 6, 8):
@@ -51,7 +51,7 @@ def test_unequal_bandwidths_per_quantile_and_b_below_h():
     x, y, _ = _design(seed=2)
     h = np.linspace(0.3, 0.5, 9)
     b = np.linspace(0.25, 0.8, 9)  # b < h at the first levels
-    res = r3d(x, y, method="simple", quantiles=Q9, h=h, b=b)
+    res = r3d(x, y, method="simple", quantiles=Q9, h=h, b=b, n_boot=0)
     Q = res.diagnostics.unit_quantiles
     for j in (0, 4, 8):
         ref = _rdrobust(Q[:, j], x, h[j], b[j], "triangular")
@@ -62,7 +62,7 @@ def test_unequal_bandwidths_per_quantile_and_b_below_h():
 def test_fuzzy_at_equal_bandwidths_matches_rdrobust_parts():
     x, y, t = _design(n=500, seed=3, fuzzy=True)
     h = b = 0.5
-    res = r3d(x, y, method="simple", quantiles=Q9, treatment=t, h=h)  # b = h for both stages
+    res = r3d(x, y, method="simple", quantiles=Q9, treatment=t, h=h, n_boot=0)  # b = h for both stages
     Q = res.diagnostics.unit_quantiles
     for j in (1, 4, 7):
         ref = _rdrobust(Q[:, j], x, h, b, "triangular", fuzzy=t)
@@ -78,7 +78,7 @@ def test_b_equal_h_is_the_order_p_fit_at_h():
     """With b = h the bias-corrected estimate is exactly the intercept of the order-p fit at h
     (the paper's estimator); checked against a direct order-2 fit, both sides."""
     x, y, _ = _design(seed=4)
-    res = r3d(x, y, method="simple", quantiles=Q9, h=0.45)
+    res = r3d(x, y, method="simple", quantiles=Q9, h=0.45, n_boot=0)
     assert res.b == {"+": 0.45, "-": 0.45}
     Q = res.diagnostics.unit_quantiles
     for sd, raw in (("+", res.plus_raw), ("-", res.minus_raw)):
@@ -99,11 +99,11 @@ def test_bias_correction_removes_a_quadratic_bias_exactly():
 
 def test_data_driven_b_is_the_pilot_and_differs_from_h():
     x, y, _ = _design(seed=5)
-    res = r3d(x, y, quantiles=Q9)
+    res = r3d(x, y, quantiles=Q9, n_boot=0)
     sel = res.diagnostics.bandwidth
     assert res.b["+"] == pytest.approx(float(sel.b_pilot["+"])) and res.b["-"] == pytest.approx(float(sel.b_pilot["-"]))
     assert res.b["+"] > res.h and res.b["-"] > res.h  # the derivative-rate pilot is wider
-    simple = r3d(x, y, quantiles=Q9, method="simple")
+    simple = r3d(x, y, quantiles=Q9, method="simple", n_boot=0)
     assert np.shape(simple.b["+"]) == (9,) and np.shape(simple.h) == (9,)
 
 
@@ -111,7 +111,7 @@ def test_se_is_computed_without_the_bootstrap_and_matches_the_bootstrap_sd():
     """se = √Σφ²; the multiplier bootstrap's pointwise sd estimates the same quantity:
     with B = 4,000 draws its relative error is about 1/√(2B) ≈ 1.1 %, so 5 % is generous."""
     x, y, _ = _design(seed=6)
-    a = r3d(x, y, quantiles=Q9, h=0.4, b=0.7)
+    a = r3d(x, y, quantiles=Q9, h=0.4, b=0.7, n_boot=0)
     boot = r3d(x, y, quantiles=Q9, h=0.4, b=0.7, n_boot=4000, seed=3)
     np.testing.assert_allclose(a.se, boot.se, rtol=1e-12)
     np.testing.assert_allclose(boot.diagnostics.bootstrap.sd, a.se, rtol=0.05)

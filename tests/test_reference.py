@@ -1,6 +1,8 @@
 """Agreement with the author's R package R3D 0.1.0 where it is right (reference outputs in
 tests/data, extracted from the project's shared reference runs: Epanechnikov kernel, h = 0.5,
 grid 0.01..0.99, B = 500 draws with set.seed(12345))."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -22,13 +24,18 @@ def test_unit_quantiles_match_r(reference, ds):
 
 
 def _fit(reference, ds, method, p, fuzzy=False, **kw):
+    """Our fit of R's configuration; no bootstrap unless asked (R's p = 1 is ours too: the order of
+    the bias-correcting fit, a local-constant estimate, which warns)."""
     d = reference["sets"][ds]
     name = f"{ds}/{'fuzzy' if fuzzy else 'sharp'}_{method}_p{p}_fixed"
     out = reference["outputs"][name]
     assert out["config"]["kernel_fun"] == "epanechnikov" and out["config"]["h_fixed"] == 0.5
     q = np.array(out["q_grid"])
-    res = r3d(d["x"], d["y"], method=method, p=p, kernel="epanechnikov", quantiles=q,
-              h=(0.5, 0.5) if fuzzy else 0.5, treatment=d["t"] if fuzzy else None, **kw)
+    kw.setdefault("n_boot", 0)
+    local_constant = pytest.warns(UserWarning, match="p: p is the order of the bias-correcting fit")
+    with local_constant if p == 1 else contextlib.nullcontext():
+        res = r3d(d["x"], d["y"], method=method, p=p, kernel="epanechnikov", quantiles=q,
+                  h=(0.5, 0.5) if fuzzy else 0.5, treatment=d["t"] if fuzzy else None, **kw)
     return res, out, q
 
 
@@ -86,18 +93,20 @@ def test_bootstrap_machinery_reproduces_r_draws(reference, ds, method, p):
             rows = np.flatnonzero(pos.any(axis=1))
             fitted[rows] = isotonic_projection(fitted[rows], q)
         phi += sign * fit.weights * np.where(pos, Q - fitted, 0.0)
-    boot = multiplier_bootstrap(phi, res.tau, q, multipliers=reference["xi"])
+    boot = multiplier_bootstrap(phi, res.tau, q, multipliers=reference["xi"], band="unweighted")
     np.testing.assert_allclose(boot.sup_stats, out["supvals_first100"], rtol=0, atol=1e-10)
+    # R's band: tau ± the sup statistics' quantile, one width for every q
+    np.testing.assert_allclose(boot.band_upper - res.tau, boot.crit_value, rtol=0, atol=1e-12)
 
 
 def test_our_bootstrap_uses_the_whole_window_and_is_wider_than_r(reference):
     """Fix of R's bug 4: residuals of every in-window unit (R zeroes those with negative weight)."""
     res, out, q = _fit(reference, "sharp_mean", "frechet", 2, n_boot=100, residuals="raw",
-                       multipliers=reference["xi"])
+                       multipliers=reference["xi"], band="unweighted")
     assert res.crit_value > np.quantile(out["supvals_first100"], 0.95, method="higher")
     # every unit with a negative weight contributes (multipliers = identity reveal each unit's term)
     r2 = r3d(reference["sets"]["sharp_mean"]["x"], reference["sets"]["sharp_mean"]["y"], quantiles=q,
-             kernel="epanechnikov", h=0.5, multipliers=np.eye(200), residuals="raw")
+             kernel="epanechnikov", h=0.5, multipliers=np.eye(200), residuals="raw", band="unweighted")
     neg = (r2.diagnostics.fits["+"].bias.weights[:, 0] < 0) | (r2.diagnostics.fits["-"].bias.weights[:, 0] < 0)
     assert neg.sum() > 30
     assert np.all(np.abs(r2.diagnostics.bootstrap.draws[neg]).max(axis=1) > 0)
@@ -107,6 +116,6 @@ def test_automatic_bandwidths_differ_from_r_on_purpose(reference):
     """R's selector ignores p and the kernel constants (bug 3); ours must not reproduce it."""
     d = reference["sets"]["sharp_mean"]
     r_h = reference["outputs"]["sharp_mean/sharp_frechet_p2_auto"]["bandwidths"]["h_star_num"]
-    ours = r3d(d["x"], d["y"], kernel="epanechnikov").h
+    ours = r3d(d["x"], d["y"], kernel="epanechnikov", n_boot=0).h
     assert 0.05 < ours < 1.0
     assert abs(ours - r_h) > 0.05

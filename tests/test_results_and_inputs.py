@@ -31,14 +31,24 @@ def test_conf_int_uniform_and_pointwise(fitted):
     ci = res.conf_int()
     assert list(ci.columns) == ["lower", "upper"] and np.allclose(ci.index, Q9)
     np.testing.assert_allclose(ci["lower"], res.band_lower)
-    # another level from the stored draws: the (1 - α) quantile of the sup statistics
-    sup = np.sort(res.diagnostics.bootstrap.sup_stats)
+    # another level from the stored draws: the (1 - α) quantile of the studentized sups, times se
+    boot = res.diagnostics.bootstrap
+    t = np.sort(np.abs(boot.draws / res.se).max(axis=1))
+    np.testing.assert_allclose(np.sort(boot.t_stats), t, rtol=1e-12)
+    c90 = t[int(np.ceil(0.9 * (999 - 1)))]
+    np.testing.assert_allclose(res.conf_int(alpha=0.10)["upper"], res.tau + c90 * res.se)
+    # the unweighted band: the (1 - α) quantile of the sup statistics, one width
+    unw = r3d(x, y, quantiles=Q9, n_boot=999, seed=4, band="unweighted")
+    sup = np.sort(unw.diagnostics.bootstrap.sup_stats)
+    np.testing.assert_allclose(sup, np.sort(boot.sup_stats))            # the same draws
     c90 = sup[int(np.ceil(0.9 * (999 - 1)))]
-    np.testing.assert_allclose(res.conf_int(alpha=0.10)["upper"], res.tau + c90)
+    np.testing.assert_allclose(unw.conf_int(alpha=0.10)["upper"], unw.tau + c90)
+    # pointwise: tau ± z se with the analytic se, whatever the band
     pw = res.conf_int(kind="pointwise")
     np.testing.assert_allclose(pw["upper"], res.pointwise_upper)
+    np.testing.assert_allclose(pw["upper"], res.tau + norm.ppf(0.975) * res.se)
     # without the bootstrap: pointwise from the analytic se, uniform refused
-    plain = r3d(x, y, quantiles=Q9)
+    plain = r3d(x, y, quantiles=Q9, n_boot=0)
     np.testing.assert_allclose(plain.conf_int(kind="pointwise")["upper"], plain.tau + norm.ppf(0.975) * plain.se)
     with pytest.raises(ValueError, match="kind: a uniform band needs the bootstrap"):
         plain.conf_int()
@@ -104,15 +114,16 @@ def test_singleton_clusters_equal_iid_and_clustered_se_is_the_cluster_sum():
 
 
 def test_clustered_bootstrap_draws_one_multiplier_per_cluster():
-    """Units sharing a cluster move together: with two clusters the draws are
-    G_b = ξ_1b Σ_{i∈1} φ_i + ξ_2b Σ_{i∈2} φ_i, so every draw lies in a 2-D span."""
+    """Units sharing a cluster move together: with three clusters the draws are
+    G_b = Σ_g ξ_gb Σ_{i∈g} φ_i, so every draw lies in a 3-D span."""
     x, y = _sharp(seed=7)
-    two = (x > 0.3).astype(int)
-    res = r3d(x, y, quantiles=Q9, cluster=two, n_boot=50, seed=1)
+    three = (x > 0.3).astype(int) + 2 * (x < -0.3)       # two clusters on each side, one shared
+    with pytest.warns(UserWarning, match="cluster: only 2 .left. and 2 .right. clusters"):
+        res = r3d(x, y, quantiles=Q9, cluster=three, n_boot=50, seed=1)
     G = res.diagnostics.bootstrap.draws
-    assert np.linalg.matrix_rank(G, tol=1e-10 * np.abs(G).max()) <= 2
+    assert np.linalg.matrix_rank(G, tol=1e-10 * np.abs(G).max()) <= 3
     with pytest.raises(ValueError, match="multipliers: cannot be combined with cluster="):
-        r3d(x, y, quantiles=Q9, cluster=two, multipliers=np.ones((300, 5)))
+        r3d(x, y, quantiles=Q9, cluster=three, multipliers=np.ones((300, 5)))
 
 
 def test_cluster_column_with_data_frame():
@@ -255,7 +266,7 @@ def test_gini_test_refuses_a_grid_that_cannot_carry_it():
         r3d(x, y, quantiles=np.linspace(0.4, 0.6, 9), tests=("gini",), n_boot=50, seed=0)
     from r3d_teach.core.gini import gini_from_quantiles
 
-    with pytest.raises(ValueError, match="quantiles: the Gini coefficient needs a non-empty"):
+    with pytest.raises(ValueError, match="quantiles: the Gini coefficient integrates .* at least 2 levels; got 0"):
         gini_from_quantiles(np.zeros(0), np.zeros(0))
 
 

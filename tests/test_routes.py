@@ -386,8 +386,8 @@ STR_IDS = ["007", "7", "a", "B", "b", "10", "9", "-3", "x y", "é", "Z1", "z", "
 
 @st.composite
 def long_data(draw):
-    n_left = draw(st.integers(5, 9))
-    n_right = draw(st.integers(5, 9))
+    n_left = draw(st.integers(7, 11))
+    n_right = draw(st.integers(7, 11))
     n = n_left + n_right
     kind = draw(st.sampled_from(["str", "int", "cat"]))
     if kind == "int":

@@ -38,18 +38,23 @@ def test_effect_at_bandwidth_equals_a_direct_r3d_call(replica):
     assert out["average"] == pytest.approx(res.tau.mean())
     assert out["nullity_p"] == pytest.approx(res.tests.set_index("test").loc["nullity", "p_value"])
     assert (out["n_left"], out["n_right"]) == (res.n_left, res.n_right)
-    # the band is tau +- the critical value, and with the built-in effect the mean is near -0.64
-    np.testing.assert_allclose(out["band_upper"] - out["tau"], out["crit_value"], atol=1e-12)
+    # the (studentized) band is tau +- the critical value times se, and with the built-in effect the
+    # mean is near -0.64
+    np.testing.assert_allclose(out["band_upper"] - out["tau"], out["crit_value"] * res.se, atol=1e-12)
+    assert out["half_width"] == pytest.approx(np.mean(out["crit_value"] * res.se))
+    # the paper's band: tau +- one critical value
+    unw = app.effect_at_bandwidth(0.22, x, ys, ws, quantiles=ds.PAPER_GRID, n_boot=200, seed=4, band="unweighted")
+    np.testing.assert_allclose(unw["band_upper"] - unw["tau"], unw["crit_value"], atol=1e-12)
     assert abs(out["average"] - ds.true_effect().mean()) < 0.3
 
 
 def test_wider_bandwidth_uses_more_units_and_narrows_the_band(replica):
     x, ys, ws = replica
     path = app.bandwidth_path([0.08, 0.3], x, ys, ws, quantiles=ds.PAPER_GRID, n_boot=200, seed=1)
-    assert list(path.columns) == ["h", "n_left", "n_right", "average", "crit_value", "nullity_p",
-                                  "homogeneity_p"]
+    assert list(path.columns) == ["h", "n_left", "n_right", "average", "crit_value", "half_width",
+                                  "nullity_p", "homogeneity_p"]
     assert path.n_left.iloc[1] > path.n_left.iloc[0] and path.n_right.iloc[1] > path.n_right.iloc[0]
-    assert path.crit_value.iloc[1] < path.crit_value.iloc[0]
+    assert path.half_width.iloc[1] < path.half_width.iloc[0]
     inside = (np.abs(x - 0.5) < 0.3)
     assert path.n_left.iloc[1] + path.n_right.iloc[1] == inside.sum()
 

@@ -98,6 +98,9 @@ def test_fuzzy_demo_equals_direct_r3d_call():
     assert np.allclose(out["tau"], ref.tau) and out["jump"] == pytest.approx(ref.first_stage.jump)
     assert np.allclose(out["upper"], ref.band_upper) and out["crit"] == pytest.approx(ref.crit_value)
     assert out["warning"] is None
+    assert out["half_width"] == pytest.approx(np.median(ref.crit_value * ref.se))      # studentized: ĉ se
+    unw = W.fuzzy_demo(0.6, seed=3, n_units=600, n_obs=30, n_boot=99, quantiles=Q9, boot_seed=5, band="unweighted")
+    assert unw["half_width"] == pytest.approx(unw["crit"]) and np.allclose(unw["tau"], ref.tau)
 
 
 def test_fuzzy_demo_large_sample_recovers_complier_effect():

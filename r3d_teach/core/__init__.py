@@ -4,7 +4,8 @@ Data flow one way, from the units' samples to the effect and its band (one modul
 
 =================  ===========================================================================
 ``validate``       argument checks, each naming its argument (the seed rule too)
-``options``        the options of a fit checked at once; h, b, h_den, b_den resolved once
+``options``        the options of a fit checked at once; h, b, h_den, b_den resolved once; the
+                   windows checked to carry a variance
 ``inputs``         x, samples / ``data=`` / ``Q=`` → validated arrays, x - cutoff
 ``quantiles``      samples → unit quantiles Q̂ (n × M); Wasserstein-2, barycenter
 ``kernels``        kernels and their exact moment constants
@@ -13,7 +14,7 @@ Data flow one way, from the units' samples to the effect and its band (one modul
 ``frechet``        monotone boundary curves: isotonic projection or rearrangement
 ``residuals``      leverage-corrected residuals (HC3, HC2, NN, raw)
 ``influence``      influence terms φ_i(q): sharp, fuzzy (delta method), clustered (CR3)
-``bootstrap``      multiplier bootstrap: uniform and pointwise bands, nullity / homogeneity tests
+``bootstrap``      multiplier bootstrap: uniform bands (studentized, unweighted), tests
 ``gini``           Gini coefficients of boundary quantile curves (the centred Gini test)
 ``summary``        the printable summary of a fit or of a bandwidth selection
 ``results``        ``R3DResult``, ``FirstStage``, ``Diagnostics``

@@ -29,13 +29,35 @@ k = ⌈(1-α)(B-1)⌉.  R3D 0.1.0's band rule takes the ⌈(1-α)(B+1)⌉-th: th
 rank higher (the same for B = 500 at α = .05: the 476th); R's rule has no value when
 B < 19 at α = .05, this one always has.
 
-* uniform band: τ̂(q) ± c with S_b = max_q |G_b(q)|;
-* pointwise band: τ̂(q) ± z_{1-α/2} sd_b(G_b(q));
-* nullity on a range R: T = max_R |τ̂|, S_b = max_R |G_b|;
-* homogeneity: T = max_R |τ̂ - τ̄_R|, S_b = max_R |G_b - Ḡ_b,R| (grid-weighted means);
+Two uniform bands (``band=``), each with its tests:
+
+* ``"studentized"`` (default; the t-statistic process of Chernozhukov, Fernández-Val and Melly
+  2013, and Qu and Yoon 2019 for RD quantile effects): with se(q) = √Σ_i φ_i(q)² the exact
+  standard deviation of the Gaussian multiplier process (clustered: sums within clusters),
+  T_b = max_q |G_b(q)| / se(q), ĉ = :func:`studentized_critical_value` (the (1 - α) quantile of
+  the T_b), band τ̂(q) ± ĉ · se(q): narrow where the estimate is precise, wide in noisy tails;
+* ``"unweighted"`` (the paper's and R3D 0.1.0's): τ̂(q) ± c with S_b = max_q |G_b(q)|, one width
+  for every q, set by the noisiest level;
+* pointwise band: τ̂(q) ± z_{1-α/2} sd_b(G_b(q)) (the draws' sd; ``r3d`` reports the analytic
+  ``se`` instead, see :class:`~r3d_teach.core.results.R3DResult`);
+* nullity on a range R: studentized T = max_R |τ̂|/se against max_R |G_b|/se; unweighted
+  T = max_R |τ̂|, S_b = max_R |G_b|;
+* homogeneity: the centred process τ̂ - τ̄_R and G_b - Ḡ_b,R (grid-weighted means over R),
+  studentized level by level by the exact sd of the centred process,
+  sd_c(q) = ‖Φ(q) - Φ w_R‖ (norm over rows); unweighted: T = max_R |τ̂ - τ̄_R|,
+  S_b = max_R |G_b - Ḡ_b,R|;
 * p-value = (1 + #{S_b ≥ T}) / (1 + B);
 * centred Gini (sharp only): D̂ = Gini(m̂_+) - Gini(m̂_-),
-  D*_b = Gini(m̂_+ + ν^+_b) - Gini(m̂_- + ν^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B).
+  D*_b = Gini(m̂_+ + ν^+_b) - Gini(m̂_- + ν^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B);
+  a |D̂| below :data:`GINI_NOISE` is rounding (identical units: p = 1).
+
+Levels where se(q) = 0 (identical units there, or the rounding floor) carry no randomness: the
+studentized band has zero width there (at τ̂, which is then 0 or a deterministic value), and
+they are left out of the studentized maxima, of the tests' ranges and of the homogeneity
+centring.  Centred levels with sd_c(q) ≤ :data:`CENTRED_SD_ZERO` · max se are left out of the
+homogeneity maximum as well.  When no level of a range carries randomness, its test falls back
+to the unweighted statistic (τ̂ = 0 there gives p = 1); when no level of the grid does, so does
+the band (zero width).
 
 Example
 -------
@@ -44,9 +66,15 @@ Example
 >>> q = np.array([0.25, 0.5, 0.75])
 >>> phi = np.array([[0.1, 0.1, 0.1], [-0.1, -0.1, -0.1]])   # two units' influence terms
 >>> xi = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]])        # n × B multipliers
->>> out = multiplier_bootstrap(phi, np.zeros(3), q, multipliers=xi, alpha=0.5)
+>>> out = multiplier_bootstrap(phi, np.zeros(3), q, multipliers=xi, alpha=0.5, band="unweighted")
 >>> out.sup_stats.round(3).tolist(), round(out.crit_value, 3)
 ([0.1, 0.3, 0.05], 0.1)
+>>> phi = np.array([[0.1, 0.2, 0.4], [0.0, 0.0, -0.3]])           # se(q) = 0.1, 0.2, 0.5
+>>> out = multiplier_bootstrap(phi, np.zeros(3), q, multipliers=xi, alpha=0.5)   # studentized
+>>> out.se.round(3).tolist(), out.t_stats.round(3).tolist(), round(out.crit_value, 3)
+([0.1, 0.2, 0.5], [1.0, 2.2, 0.5], 1.0)
+>>> (out.band_upper - out.band_lower).round(3).tolist()          # 2 ĉ se(q)
+[0.2, 0.4, 1.0]
 """
 from __future__ import annotations
 
@@ -66,13 +94,33 @@ __all__ = [
     "covariance_root",
     "BootstrapResult",
     "TESTS",
+    "BANDS",
     "multiplier_bootstrap",
     "critical_value",
+    "studentized_critical_value",
+    "exact_sd",
     "check_boot_budget",
     "parse_test_ranges",
 ]
 
 TESTS = ("nullity", "homogeneity", "gini")
+#: the uniform bands: the t-statistic process (default) and R3D 0.1.0's one-width band
+BANDS = ("studentized", "unweighted")
+#: the ``kind`` column of the tests table: which statistic a row's ``statistic`` is
+STATISTIC_KINDS = {
+    ("nullity", "studentized"): "max |tau|/se",
+    ("homogeneity", "studentized"): "max |tau - mean|/sd",
+    ("nullity", "unweighted"): "max |tau|",
+    ("homogeneity", "unweighted"): "max |tau - mean|",
+    ("gini", "unweighted"): "|Gini(+) - Gini(-)|",
+}
+#: kinds whose statistic and critical value are on τ̂'s scale (the others are scale-free)
+_ON_TAU_SCALE = ("max |tau|", "max |tau - mean|")
+#: a centred level whose exact sd is at most this times the largest se of its range is rounding
+#: noise of the centring (e.g. every level's influence terms identical): left out of the maximum
+CENTRED_SD_ZERO = 1e-10
+#: Gini differences smaller than this are rounding (Gini coefficients lie in [0, 1]): D̂ = 0
+GINI_NOISE = 1e-12
 
 #: elements (draws × units) of one block of multipliers: bounds the bootstrap's memory
 BOOT_CHUNK_ELEMENTS = 4_000_000
@@ -88,7 +136,7 @@ BOOT_FLOPS_PER_SECOND = 3e9
 def check_boot_budget(n_boot: int, n_units: int, n_quantiles: int, n_ranges: int = 1) -> None:
     """Refuse, before any work, a number of draws whose statistics would not fit in memory or
     whose matrix products would run for hours; the message gives the estimate."""
-    nbytes = 8.0 * n_boot * (2 + 2 * n_ranges)
+    nbytes = 8.0 * n_boot * (3 + 2 * n_ranges)
     work = float(n_boot) * n_units * (n_quantiles + 1)
     if nbytes > BOOT_MAX_BYTES or work > BOOT_MAX_WORK:
         raise ValueError(
@@ -115,6 +163,30 @@ def critical_value(stats: np.ndarray, alpha: float) -> float:
     """(1 - α) critical value of bootstrap sup statistics: ``np.quantile(S, 1-α, "higher")``,
     the (⌈(1-α)(B-1)⌉ + 1)-th smallest; defined for every B ≥ 1."""
     return float(np.quantile(np.asarray(stats), 1.0 - alpha, method="higher"))
+
+
+def studentized_critical_value(t_stats: np.ndarray, alpha: float, dof: float | None = None) -> float:
+    """ĉ of the studentized band: the construction of its critical value, in one place.
+
+    ``t_stats``: the per-draw studentized sups T_b = max_q |G_b(q)|/se(q) (or a test's
+    maxima over its range); ``dof``: the residual degrees of freedom of the smallest window
+    entering the variance (:func:`r3d_teach.core.options.check_windows`; None when unknown),
+    for constructions that need them.
+
+    The construction now is the naive one: ĉ = :func:`critical_value` of the T_b, the same
+    rule as the unweighted band's.  A finite-sample construction replaces this function (the
+    band, the tests' critical values and ``conf_int`` at any α all call it); the tests'
+    p-values stay the ranks (1 + #{T_b ≥ T})/(1 + B), so a construction that moves ĉ away from
+    the draws' quantile must keep p ≤ α exactly when T > ĉ.
+    """
+    return critical_value(t_stats, alpha)
+
+
+def exact_sd(phi: np.ndarray) -> np.ndarray:
+    """se(q) = √Σ_i φ_i(q)²: the exact standard deviation of the Gaussian multiplier process
+    G(q) = Σ_i ξ_i φ_i(q) (rows of ``phi`` already summed within clusters when clustered; a
+    covariance root R with R'R = Φ'Φ gives the same)."""
+    return np.sqrt(np.sum(np.asarray(phi, dtype=float) ** 2, axis=0))
 
 
 def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, float]]:
@@ -153,7 +225,16 @@ def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, f
 
 @dataclass
 class BootstrapResult:
-    """What the multiplier bootstrap returns (all on the scale of τ̂)."""
+    """What the multiplier bootstrap returns (all on the scale of τ̂ unless said otherwise).
+
+    ``band``: "studentized" or "unweighted"; ``crit_value``: the band's critical value, a
+    multiple of ``se`` for the studentized band (ĉ, scale-free) and the half-width itself for
+    the unweighted one; ``sup_stats``: the per-draw unweighted sups max_q |G_b(q)|;
+    ``t_stats``: the per-draw studentized sups max_q |G_b(q)|/se(q) over the levels with
+    se > 0; ``se``: the exact sd of the multiplier process per level; ``dof``: the residual
+    degrees of freedom given to :func:`studentized_critical_value`.  :meth:`half_width` gives
+    the band's half-width for any α from the stored statistics.
+    """
 
     n_boot: int
     alpha: float
@@ -169,24 +250,50 @@ class BootstrapResult:
     influence: np.ndarray | None = field(default=None, repr=False)  # (n_r, M) terms the draws use
     rows: np.ndarray | None = field(default=None, repr=False)       # their unit indices
     clusters: np.ndarray | None = field(default=None, repr=False)   # their cluster codes
+    band: str = "unweighted"
+    se: np.ndarray | None = field(default=None, repr=False)
+    t_stats: np.ndarray | None = field(default=None, repr=False)
+    dof: float | None = None
+
+    @property
+    def studentized(self) -> bool:
+        """The band is studentized and some level carries randomness (else: the unweighted rule)."""
+        return self.band == "studentized" and self.se is not None and bool(np.any(self.se > 0))
+
+    def critical(self, alpha: float | None = None) -> float:
+        """The band's critical value at level ``alpha`` (default: the fit's), from the stored
+        per-draw statistics: ĉ (studentized) or c (unweighted)."""
+        a = self.alpha if alpha is None else alpha
+        if self.studentized:
+            return studentized_critical_value(self.t_stats, a, self.dof)
+        return critical_value(self.sup_stats, a)
+
+    def half_width(self, alpha: float | None = None) -> np.ndarray:
+        """The uniform band's half-width per level: ĉ · se(q) (studentized) or c (unweighted)."""
+        c = self.critical(alpha)
+        if self.studentized:
+            return c * self.se
+        return np.full(self.band_lower.shape, c)
 
     def scaled(self, scale: float) -> "BootstrapResult":
         """The same bootstrap for the outcome multiplied by ``scale`` > 0 (every quantity on
-        τ̂'s scale is multiplied; p-values and the scale-free Gini statistic are unchanged)."""
+        τ̂'s scale is multiplied; p-values and the scale-free statistics are unchanged)."""
         if scale == 1.0:
             return self
         tests = self.tests.copy()
-        on_tau = tests["test"] != "gini"
+        on_tau = tests["kind"].isin(_ON_TAU_SCALE) if "kind" in tests else tests["test"] != "gini"
         for col in ("statistic", "critical_value"):
             tests[col] = tests[col].astype(float)
             tests.loc[on_tau, col] = tests.loc[on_tau, col] * scale
         mul = (lambda a: None if a is None else a * scale)
         return BootstrapResult(
-            n_boot=self.n_boot, alpha=self.alpha, crit_value=self.crit_value * scale,
+            n_boot=self.n_boot, alpha=self.alpha,
+            crit_value=self.crit_value if self.studentized else self.crit_value * scale,
             band_lower=self.band_lower * scale, band_upper=self.band_upper * scale,
             pointwise_lower=self.pointwise_lower * scale, pointwise_upper=self.pointwise_upper * scale,
             sd=self.sd * scale, sup_stats=self.sup_stats * scale, tests=tests, draws=mul(self.draws),
-            influence=mul(self.influence), rows=self.rows, clusters=self.clusters)
+            influence=mul(self.influence), rows=self.rows, clusters=self.clusters, band=self.band,
+            se=mul(self.se), t_stats=self.t_stats, dof=self.dof)
 
 
 def _chunks(B: int, n: int, max_elems: int = BOOT_CHUNK_ELEMENTS):
@@ -212,6 +319,8 @@ def multiplier_bootstrap(
     rows: np.ndarray | None = None,
     n_units: int | None = None,
     clusters: np.ndarray | None = None,
+    band: str = "studentized",
+    dof: float | None = None,
 ) -> BootstrapResult:
     """Run the multiplier bootstrap from the influence matrix ``phi`` (n × M).
 
@@ -230,7 +339,12 @@ def multiplier_bootstrap(
     keep_draws : keep the (B, M) draws when B·M is at most this (for plots).
     clusters : optional cluster code of each row of ``phi``: one multiplier per cluster,
         G_b = Σ_g ξ_gb Σ_{i∈g} phi_i (clustered bands and tests).
+    band : "studentized" (default: τ̂ ± ĉ·se(q), tests on the studentized process) or
+        "unweighted" (τ̂ ± c, R3D 0.1.0's band and tests); see the module docstring.
+    dof : residual degrees of freedom passed to :func:`studentized_critical_value`.
     """
+    if band not in BANDS:
+        raise ValueError(f"band: must be one of {', '.join(map(repr, BANDS))}, got {band!r}")
     phi = np.asarray(phi, dtype=float)
     phi_rows = phi
     tau = np.asarray(tau, dtype=float)
@@ -244,11 +358,6 @@ def multiplier_bootstrap(
             gini_parts = (gini_parts[0], gini_parts[1], cluster_sums(gini_parts[2], clusters),
                           cluster_sums(gini_parts[3], clusters))
     n, m = phi.shape
-    if multipliers is None and gini_parts is None and n > m:
-        # Gaussian multipliers in M dimensions: η_b R with R'R = Φ'Φ has the law of Σ_i ξ_ib φ_i
-        # and needs M instead of n normals (and an M × M instead of an n × M product) per draw
-        phi = covariance_root(phi)
-        n = m
     if multipliers is not None:
         xi_all = check_multipliers(multipliers, n_all)
         if rows is not None:
@@ -262,11 +371,33 @@ def multiplier_bootstrap(
     ranges = parse_test_ranges(test_ranges, q)
     tests = tuple(tests)
     gw = grid_weights(q)
-    masks = []
+    # the exact sd of the multiplier process, and what the studentized statistics need per range
+    se = exact_sd(phi)
+    pos = se > 0
+    inv_se = np.zeros(m)
+    inv_se[pos] = 1.0 / se[pos]
+    stud = band == "studentized"
+    specs = []
     for lo, hi in ranges:
         mk = (q >= lo - 1e-9) & (q <= hi + 1e-9)
-        masks.append((mk, gw[mk] / gw[mk].sum()))
+        spec = {"mask": mk, "w": gw[mk] / gw[mk].sum(), "null": None, "homo": None}
+        live = mk & pos
+        if stud and live.any():
+            spec["null"] = live
+            w_live = gw[live] / gw[live].sum()
+            centred = phi[:, live] - (phi[:, live] @ w_live)[:, None]
+            sd_c = exact_sd(centred)
+            ok = sd_c > CENTRED_SD_ZERO * se[live].max()
+            if ok.any():
+                spec["homo"] = (live, w_live, ok, 1.0 / sd_c[ok])
+        specs.append(spec)
+    if multipliers is None and gini_parts is None and n > m:
+        # Gaussian multipliers in M dimensions: η_b R with R'R = Φ'Φ has the law of Σ_i ξ_ib φ_i
+        # and needs M instead of n normals (and an M × M instead of an n × M product) per draw
+        phi = covariance_root(phi)
+        n = m
     sup = np.empty(B)
+    t_sup = np.zeros(B)
     null_s = np.empty((len(ranges), B))
     homo_s = np.empty((len(ranges), B))
     gini_d = np.empty(B) if "gini" in tests else None
@@ -277,6 +408,8 @@ def multiplier_bootstrap(
     if gini_d is not None:
         m_plus, m_minus, phi_plus, phi_minus = gini_parts
         d_hat = float(gini_from_quantiles(m_plus, q) - gini_from_quantiles(m_minus, q))
+        if abs(d_hat) < GINI_NOISE:  # rounding of two equal coefficients (identical units)
+            d_hat = 0.0
     it = list(_chunks(B, n))
     if progress:
         from tqdm.auto import tqdm  # loaded only when a progress bar is asked for
@@ -287,43 +420,74 @@ def multiplier_bootstrap(
         G = xi @ phi  # (chunk, M)
         s1 += G.sum(axis=0)
         s2 += (G**2).sum(axis=0)
-        sup[a:b] = np.abs(G).max(axis=1)
-        for r, (mk, wr) in enumerate(masks):
-            Gr = G[:, mk]
-            null_s[r, a:b] = np.abs(Gr).max(axis=1)
-            homo_s[r, a:b] = np.abs(Gr - (Gr @ wr)[:, None]).max(axis=1)
+        absG = np.abs(G)
+        sup[a:b] = absG.max(axis=1)
+        if pos.any():
+            t_sup[a:b] = (absG[:, pos] * inv_se[pos]).max(axis=1)
+        for r, spec in enumerate(specs):
+            mk, wr = spec["mask"], spec["w"]
+            if spec["null"] is not None:
+                live = spec["null"]
+                null_s[r, a:b] = (absG[:, live] * inv_se[live]).max(axis=1)
+            else:
+                null_s[r, a:b] = absG[:, mk].max(axis=1)
+            if spec["homo"] is not None:
+                live, w_live, ok, inv_sd = spec["homo"]
+                Gl = G[:, live]
+                homo_s[r, a:b] = (np.abs(Gl - (Gl @ w_live)[:, None])[:, ok] * inv_sd).max(axis=1)
+            else:
+                Gr = G[:, mk]
+                homo_s[r, a:b] = np.abs(Gr - (Gr @ wr)[:, None]).max(axis=1)
         if gini_d is not None:
             gp = gini_from_quantiles(m_plus[None, :] + xi @ phi_plus, q)
             gm = gini_from_quantiles(m_minus[None, :] + xi @ phi_minus, q)
             gini_d[a:b] = gp - gm - d_hat
         if keep:
             draws[a:b] = G
-    crit = critical_value(sup, alpha)
     mean = s1 / B
     var = (s2 - B * mean**2) / max(B - 1, 1)
     sd = np.sqrt(np.maximum(var, 0.0))
     z = norm.ppf(1.0 - alpha / 2.0)
     table_rows = []
-    for r, ((lo, hi), (mk, wr)) in enumerate(zip(ranges, masks)):
+    for r, ((lo, hi), spec) in enumerate(zip(ranges, specs)):
         label = f"[{lo:g}, {hi:g}]"
+        mk, wr = spec["mask"], spec["w"]
         if "nullity" in tests:
-            T = float(np.abs(tau[mk]).max())
             S = null_s[r]
-            table_rows.append(("nullity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
+            if spec["null"] is not None:
+                live = spec["null"]
+                T, crit, kind = float((np.abs(tau[live]) * inv_se[live]).max()), \
+                    studentized_critical_value(S, alpha, dof), STATISTIC_KINDS["nullity", "studentized"]
+            else:
+                T, crit, kind = float(np.abs(tau[mk]).max()), critical_value(S, alpha), \
+                    STATISTIC_KINDS["nullity", "unweighted"]
+            table_rows.append(("nullity", label, kind, T, crit, (1 + np.sum(S >= T)) / (1 + B)))
         if "homogeneity" in tests:
-            tr = tau[mk]
-            T = float(np.abs(tr - tr @ wr).max())
             S = homo_s[r]
-            table_rows.append(("homogeneity", label, T, critical_value(S, alpha), (1 + np.sum(S >= T)) / (1 + B)))
+            if spec["homo"] is not None:
+                live, w_live, ok, inv_sd = spec["homo"]
+                tl = tau[live]
+                T = float((np.abs(tl - tl @ w_live)[ok] * inv_sd).max())
+                crit, kind = studentized_critical_value(S, alpha, dof), STATISTIC_KINDS["homogeneity", "studentized"]
+            else:
+                tr = tau[mk]
+                T = float(np.abs(tr - tr @ wr).max())
+                crit, kind = critical_value(S, alpha), STATISTIC_KINDS["homogeneity", "unweighted"]
+            table_rows.append(("homogeneity", label, kind, T, crit, (1 + np.sum(S >= T)) / (1 + B)))
     if gini_d is not None:
         T = abs(d_hat)
         S = np.abs(gini_d[np.isfinite(gini_d)])
         p = (1 + np.sum(S >= T)) / (1 + S.size) if S.size else np.nan
-        table_rows.append(("gini", f"[{q[0]:g}, {q[-1]:g}]", T, critical_value(S, alpha) if S.size else np.nan, p))
-    table = pd.DataFrame(table_rows, columns=["test", "range", "statistic", "critical_value", "p_value"])
-    return BootstrapResult(
-        n_boot=B, alpha=alpha, crit_value=crit,
-        band_lower=tau - crit, band_upper=tau + crit,
+        table_rows.append(("gini", f"[{q[0]:g}, {q[-1]:g}]", STATISTIC_KINDS["gini", "unweighted"], T,
+                           critical_value(S, alpha) if S.size else np.nan, p))
+    table = pd.DataFrame(table_rows, columns=["test", "range", "kind", "statistic", "critical_value", "p_value"])
+    out = BootstrapResult(
+        n_boot=B, alpha=alpha, crit_value=np.nan, band_lower=tau, band_upper=tau,
         pointwise_lower=tau - z * sd, pointwise_upper=tau + z * sd,
         sd=sd, sup_stats=sup, tests=table, draws=draws, influence=phi_rows, rows=rows, clusters=clusters,
+        band=band, se=se, t_stats=t_sup, dof=dof,
     )
+    out.crit_value = out.critical()
+    half = out.half_width()
+    out.band_lower, out.band_upper = tau - half, tau + half
+    return out

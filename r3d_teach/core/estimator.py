@@ -18,8 +18,12 @@
    h and b allowed); τ̂(q) = m̂_+(q) - m̂_-(q), fuzzy: divided by the first stage's jump;
 5. influence terms φ_i(q) (:mod:`r3d_teach.core.influence`) and the pointwise robust
    standard error se(q) = √Σ_i φ_i(q)² (clustered: sums within clusters first);
-6. optional multiplier bootstrap (:mod:`r3d_teach.core.bootstrap`): uniform and pointwise
-   bands, nullity / homogeneity / centred-Gini tests.
+   Before any fit, :func:`r3d_teach.core.options.check_windows` checks that every window can
+   carry a variance (p + 1 + 3 units per side, two clusters per side);
+6. multiplier bootstrap (:mod:`r3d_teach.core.bootstrap`; 999 draws unless ``n_boot`` says
+   otherwise, none with ``n_boot=0``): the uniform band (studentized by default), nullity /
+   homogeneity / centred-Gini tests.  Per-quantile z, p-values and pointwise intervals come
+   from ``se`` and need no bootstrap.
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ from .gini import gini_from_quantiles
 from .influence import fuzzy_influence, sharp_influence
 from .inputs import Inputs, prepare_inputs
 from .locpoly import SIDES, bias_corrected_fit
-from .options import Bandwidths, FitOptions, check_inference, check_options, resolve_bandwidths
+from .options import (DEFAULT_N_BOOT, Bandwidths, FitOptions, check_inference, check_options, check_windows,
+                      resolve_bandwidths)
 from .quantiles import safe_scale
 from .results import Diagnostics, FirstStage, R3DResult
 
@@ -126,8 +131,9 @@ def r3d(
     cluster=None,
     Q=None,
     coverage_correction: bool = False,
-    n_boot: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
     alpha: float = 0.05,
+    band: str = "studentized",
     tests: Sequence[str] = ("nullity", "homogeneity"),
     test_ranges=None,
     seed=None,
@@ -167,8 +173,14 @@ def r3d(
     Q : an (n, M) matrix of unit quantiles computed elsewhere, on the grid ``quantiles``
         (required then); give it instead of ``y``.
     coverage_correction : shrink data-driven h by n^{-s/((2s+3)(s+3))}.
-    n_boot : multiplier-bootstrap draws (0: no bands and tests; ``se`` is always computed).
+    n_boot : multiplier-bootstrap draws for the uniform band and the tests (default 999; 0: no
+        bootstrap, then no uniform band and no tests; ``se``, the per-quantile z, p-values and
+        pointwise intervals are always computed).
     alpha : level of the bands and tests (default 0.05).
+    band : the uniform band and the tests' statistics: "studentized" (default; τ̂(q) ± ĉ·se(q),
+        ĉ the (1 - α) quantile of the bootstrap's max_q |G_b(q)|/se(q): narrow where τ̂ is
+        precise) or "unweighted" (τ̂(q) ± c with one width c for every q, set by the noisiest
+        level: the paper's and R3D 0.1.0's band).  See :mod:`r3d_teach.core.bootstrap`.
     tests : any of "nullity", "homogeneity", "gini" (centred, sharp designs only).
     test_ranges : None (whole grid), a pair (lo, hi), a vector (a, b, c) meaning [a, b], [b, c],
         or a list of pairs.
@@ -181,7 +193,10 @@ def r3d(
     residuals : "hc3" (default), "hc2", "nn" or "raw": residuals of the order-p fit at b.
     multipliers : optional (n, B) matrix of multipliers ξ (overrides ``n_boot`` and ``seed``).
     s : order of the estimate and of the bandwidth's optimality (default p - 1).
-    min_units : data-driven windows keep at least this many units per side (default 10).
+    min_units : a data-driven h keeps at least this many units per side (default 10), and never
+        fewer than p + 4, the least a window can carry a variance with; a data-driven b is
+        widened to p + 4 units when the pilot holds fewer (see
+        :func:`r3d_teach.core.options.check_windows`).
     progress : show a progress bar over bootstrap chunks.
 
     Returns
@@ -195,18 +210,20 @@ def r3d(
     >>> rng = np.random.default_rng(1)
     >>> x = rng.uniform(-1, 1, 500)
     >>> y = [rng.normal(2 + x_i + 1.0 * (x_i >= 0), 1 + 0.5 * (x_i >= 0), 200) for x_i in x]
-    >>> res = r3d(x, y, quantiles=np.arange(1, 10) / 10, n_boot=500, seed=2)
+    >>> res = r3d(x, y, quantiles=np.arange(1, 10) / 10, seed=2)   # 999 bootstrap draws
     >>> bool(abs(res.tau[4] - 1.0) < 3 * res.se[4])       # median effect: true value 1
     True
+    >>> res.band, bool(np.allclose(res.band_upper - res.tau, res.crit_value * res.se))
+    ('studentized', True)
     >>> bool(res.tau[8] > res.tau[0])                      # the spread grows above the cutoff
     True
-    >>> paper = r3d(x, y, quantiles=np.arange(1, 10) / 10, h=0.5)   # b = h: order 2 at h
+    >>> paper = r3d(x, y, quantiles=np.arange(1, 10) / 10, h=0.5, n_boot=0)   # b = h: order 2 at h
     >>> paper.b == {"+": 0.5, "-": 0.5}
     True
     """
     # 0. options (every check before any work)
-    opt = check_options(method=method, kernel=kernel, p=p, s=s, alpha=alpha, n_boot=n_boot, tests=tests,
-                        rearrangement=rearrangement, residuals=residuals, min_units=min_units,
+    opt = check_options(method=method, kernel=kernel, p=p, s=s, alpha=alpha, n_boot=n_boot, band=band,
+                        tests=tests, rearrangement=rearrangement, residuals=residuals, min_units=min_units,
                         coverage_correction=coverage_correction, quantile_method=quantile_method,
                         progress=progress, fuzzy=treatment is not None)
     rng = validate.check_seed(seed) if multipliers is None else None
@@ -221,8 +238,9 @@ def r3d(
     Z, scale = safe_scale(inp.Q)
     floor = NOISE_FLOOR * float(np.max(np.abs(Z)))
 
-    # 2. bandwidths h and b
+    # 2. bandwidths h and b, and windows that can carry a variance
     bw = resolve_bandwidths(inp, h, b, opt)
+    dof = check_windows(inp, bw, opt)
 
     # 3. bias-corrected fits on each side; 4. monotone curves and the effect
     fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q)
@@ -254,7 +272,7 @@ def r3d(
         h=bw.h, b=bw.b, method=opt.method, p=opt.p, kernel=opt.kernel, cutoff=inp.cutoff, n_units=inp.n,
         n_left=fits["-"].n_in_window, n_right=fits["+"].n_in_window,
         n_clusters=None if inp.clusters is None else int(inp.cluster_labels.size),
-        first_stage=first_stage, alpha=opt.alpha,
+        first_stage=first_stage, alpha=opt.alpha, s=opt.s, residuals=opt.residuals,
         diagnostics=Diagnostics(
             fits=fits, unit_quantiles=inp.Q, x=inp.x, influence=influence.scaled(scale), numerator=numerator * scale,
             units=inp.units, clusters=inp.clusters, cluster_labels=inp.cluster_labels, bandwidth=bw.selection,
@@ -276,11 +294,10 @@ def r3d(
     boot = multiplier_bootstrap(
         influence.terms, tau_z, q, n_boot=opt.n_boot, alpha=opt.alpha, rng=rng, multipliers=multipliers,
         tests=opt.tests, test_ranges=test_ranges, gini_parts=gini_parts, progress=opt.progress,
-        rows=influence.rows, n_units=inp.n, clusters=influence.clusters,
+        rows=influence.rows, n_units=inp.n, clusters=influence.clusters, band=opt.band, dof=dof,
     ).scaled(scale)
-    res.n_boot = boot.n_boot
+    res.n_boot, res.band = boot.n_boot, boot.band
     res.band_lower, res.band_upper, res.crit_value = boot.band_lower, boot.band_upper, boot.crit_value
-    res.pointwise_lower, res.pointwise_upper = boot.pointwise_lower, boot.pointwise_upper
     res.tests = boot.tests
     res.diagnostics.bootstrap = boot
     return res

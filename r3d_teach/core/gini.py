@@ -10,6 +10,10 @@ Example
 0.333
 >>> float(gini_from_quantiles(np.full(5, 2.0), np.linspace(0.1, 0.9, 5)))   # a point mass
 0.0
+>>> gini_from_quantiles(np.array([2.0]), np.array([0.5]))                  # nothing to integrate
+Traceback (most recent call last):
+...
+ValueError: quantiles: the Gini coefficient integrates the quantile curve and needs a 1-D grid of at least 2 levels; got 1 (use e.g. np.arange(1, 100) / 100)
 """
 from __future__ import annotations
 
@@ -24,12 +28,15 @@ def gini_from_quantiles(Q: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """Gini coefficient of distributions given by quantile curves (last axis), as in R3D.
 
     Extend the curve flat to q = 0 and q = 1, μ = ∫Q (trapezoid), Lorenz curve
-    L(p) = ∫_0^p Q / μ, Gini = 1 - 2 ∫_0^1 L, clipped to [0, 1]; NaN where μ ≤ 0.
+    L(p) = ∫_0^p Q / μ, Gini = 1 - 2 ∫_0^1 L, clipped to [0, 1]; NaN where μ ≤ 0.  A grid of one
+    level has nothing to integrate (its flat extension is a point mass, Gini 0 whatever the
+    distribution): an error.
     """
     q = np.asarray(quantiles, dtype=float)
     Q = np.asarray(Q, dtype=float)
-    if q.ndim != 1 or q.size == 0:
-        raise ValueError("quantiles: the Gini coefficient needs a non-empty 1-D grid of levels")
+    if q.ndim != 1 or q.size < 2:
+        raise ValueError(f"quantiles: the Gini coefficient integrates the quantile curve and needs a 1-D grid of at "
+                         f"least 2 levels; got {q.size} (use e.g. np.arange(1, 100) / 100)")
     if Q.shape[-1] != q.size:
         raise ValueError(f"Q: its last axis ({Q.shape[-1]}) must match the grid ({q.size} levels)")
     qq = np.concatenate([[0.0] if q[0] > 0 else [], q, [1.0] if q[-1] < 1 else []])

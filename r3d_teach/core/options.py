@@ -19,7 +19,18 @@ messages.  Three steps, in this order:
    * h not given: the data-driven plug-in of :mod:`r3d_teach.core.bandwidth` (order s), with
      its derivative-rate pilot as b (per side) unless b is given;
    * h given and b not: b = h (the paper's estimator: the order-p fit at h);
-   * s = p: no bias correction, so b is refused and set to h.
+   * s = p: no bias correction, so b is refused and set to h;
+   * data-driven windows hold enough units on each side (or all of them): h at least
+     max(``min_units``, p + 1 + :data:`MIN_RESIDUAL_DF`), b (when it is the selector's pilot)
+     at least p + 1 + :data:`MIN_RESIDUAL_DF`, widened if the pilot holds fewer;
+4. :func:`check_windows` → the windows can carry a variance: each side's h-window and b-window
+   hold at least p + 1 + :data:`MIN_RESIDUAL_DF` units with positive kernel weight (the order-p
+   fit at b leaves residual degrees of freedom), and with clusters at least
+   :data:`MIN_CLUSTERS` clusters have units in each side's window.  One rule, applied after the
+   bandwidths are resolved and before any fit; a given h or b that breaks it is an error naming
+   it, the side and the counts.
+
+``p = 1`` without ``s`` (a local-constant estimate: rdrobust's ``p`` is our ``s``) warns.
 
 Example
 -------
@@ -32,6 +43,10 @@ Example
 Traceback (most recent call last):
 ...
 ValueError: s: the bandwidth's order s = 3 cannot exceed the bias-correcting order p = 1
+>>> check_options(band="wide")
+Traceback (most recent call last):
+...
+ValueError: band: unknown band 'wide'; choose one of ('studentized', 'unweighted')
 >>> check_options(coverage_correction="yes")
 Traceback (most recent call last):
 ...
@@ -41,19 +56,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import warnings
+
 import numpy as np
 
 from . import validate
-from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
-from .bootstrap import TESTS, check_boot_budget, parse_test_ranges
+from .bandwidth import BOUND_MARGIN, DEFAULT_MIN_UNITS, BandwidthSelection, bandwidth_from_matrix
+from .bootstrap import BANDS, TESTS, check_boot_budget, parse_test_ranges
 from .frechet import REARRANGEMENTS
 from .gini import check_gini_grid
 from .inputs import DEFAULT_QUANTILES, Inputs
-from .locpoly import SIDES
+from .kernels import get_kernel
+from .locpoly import SIDES, side_mask
 from .residuals import RESIDUAL_RULES
 
 __all__ = ["FitOptions", "check_options", "check_inference", "check_bandwidths", "check_r3d_kwargs",
-           "Bandwidths", "resolve_bandwidths", "OPTION_NAMES"]
+           "Bandwidths", "resolve_bandwidths", "check_windows", "OPTION_NAMES", "DEFAULT_N_BOOT",
+           "MIN_RESIDUAL_DF", "MIN_CLUSTERS"]
+
+#: bootstrap draws of ``r3d`` when ``n_boot`` is not given (the ``r3d`` command's default too)
+DEFAULT_N_BOOT = 999
+#: residual degrees of freedom a side's window must leave beyond the p + 1 coefficients of the
+#: order-p fit before its variance counts: at least p + 1 + MIN_RESIDUAL_DF units with positive
+#: kernel weight.  With p + 1 units the fit interpolates, its residuals are exactly 0 and so is
+#: the side's variance; with ν residual degrees of freedom a t-statistic has variance ν/(ν - 2),
+#: finite from ν = 3 on.
+MIN_RESIDUAL_DF = 3
+#: clustered inference needs at least this many clusters with units in each side's window
+MIN_CLUSTERS = 2
 
 
 @dataclass(frozen=True)
@@ -68,7 +98,8 @@ class FitOptions:
     p: int = 2
     s: int = 1
     alpha: float = 0.05
-    n_boot: int = 0
+    n_boot: int = DEFAULT_N_BOOT
+    band: str = "studentized"
     tests: tuple = ("nullity", "homogeneity")
     rearrangement: str = "sort"
     residuals: str = "hc3"
@@ -85,18 +116,21 @@ class FitOptions:
 OPTION_NAMES = tuple(f.name for f in fields(FitOptions))
 
 
-def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0.05, n_boot=0,
-                  tests=("nullity", "homogeneity"), rearrangement="sort", residuals="hc3",
+def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0.05, n_boot=DEFAULT_N_BOOT,
+                  band="studentized", tests=("nullity", "homogeneity"), rearrangement="sort", residuals="hc3",
                   min_units=DEFAULT_MIN_UNITS, coverage_correction=False, quantile_method="linear",
-                  progress=False, fuzzy: bool = False) -> FitOptions:
+                  progress=False, fuzzy: bool = False, stacklevel: int = 3) -> FitOptions:
     """Check every option of a fit; return them normalised (``s`` defaults to max(p - 1, 0)).
 
     ``fuzzy``: the design has a treatment column (the Gini test is refused then).  Raises
-    ``ValueError`` / ``TypeError`` naming the argument.
+    ``ValueError`` / ``TypeError`` naming the argument.  ``p = 1`` with ``s`` not given (a
+    local-constant estimate) warns, pointing to rdrobust's meaning of p (``stacklevel``: of
+    that warning, 3 = the caller of the function that calls this one).
     """
     method = validate.check_method(method)
     kernel = validate.check_kernel(kernel)
     p = validate.check_order(p)
+    s_given = s is not None
     s = max(p - 1, 0) if s is None else validate.check_order(s, "s")
     if s > p:
         raise ValueError(f"s: the bandwidth's order s = {s} cannot exceed the bias-correcting order p = {p}")
@@ -108,12 +142,19 @@ def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0
     if fuzzy and "gini" in tests:
         raise ValueError("tests: the Gini test is defined for sharp designs only (complier Gini "
                          "coefficients are not identified from the outcome limits)")
-    return FitOptions(method=method, kernel=kernel, p=p, s=s, alpha=validate.check_alpha(alpha),
-                      n_boot=validate.check_n_boot(n_boot), tests=tests, rearrangement=rearrangement,
-                      residuals=residuals, min_units=validate.check_count(min_units, "min_units", 0),
-                      coverage_correction=validate.check_flag(coverage_correction, "coverage_correction"),
-                      quantile_method=validate.check_quantile_method(quantile_method),
-                      progress=validate.check_flag(progress, "progress"))
+    opt = FitOptions(method=method, kernel=kernel, p=p, s=s, alpha=validate.check_alpha(alpha),
+                     n_boot=validate.check_n_boot(n_boot), band=validate.check_choice(band, BANDS, "band", "band"),
+                     tests=tests, rearrangement=rearrangement,
+                     residuals=residuals, min_units=validate.check_count(min_units, "min_units", 0),
+                     coverage_correction=validate.check_flag(coverage_correction, "coverage_correction"),
+                     quantile_method=validate.check_quantile_method(quantile_method),
+                     progress=validate.check_flag(progress, "progress"))
+    if p == 1 and not s_given:
+        warnings.warn("p: p is the order of the bias-correcting fit (rdrobust's q); the estimate is a local "
+                      "polynomial of order p - 1 = 0 (local constant), bias-corrected by a local linear fit. "
+                      "For rdrobust's p = 1 (local linear) use p = 2 (the default); pass s=0 to keep the "
+                      "local-constant estimate without this warning", UserWarning, stacklevel=stacklevel)
+    return opt
 
 
 def check_inference(opt: FitOptions, inp: Inputs, test_ranges=None, multipliers=None):
@@ -208,6 +249,22 @@ def _pilot(b) -> float | np.ndarray:
     return float(a) if a.ndim == 0 else a
 
 
+def _variance_units(opt: FitOptions) -> int:
+    """The fewest units a side's window may hold for its variance to count: p + 1 + MIN_RESIDUAL_DF."""
+    return opt.p + 1 + MIN_RESIDUAL_DF
+
+
+def _widen(b, xc: np.ndarray, side: str, k: int):
+    """A data-driven b widened, if needed, to hold the k units nearest the cutoff on ``side``
+    (all of them if it has fewer) with positive kernel weight."""
+    absx = np.sort(np.abs(xc[side_mask(xc, side)]))
+    if absx.size == 0:
+        return b
+    lo = float(absx[min(k, absx.size) - 1]) * BOUND_MARGIN
+    out = np.maximum(np.asarray(b, dtype=float), lo)
+    return float(out) if out.ndim == 0 else out
+
+
 def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
     """h and b (and the first stage's h_den, b_den): given, or the data-driven plug-in with
     its derivative-rate pilot as b (per side); the rules are listed in the module docstring."""
@@ -215,20 +272,23 @@ def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
     q = inp.quantiles
     h_num, b_num, h_den, b_den = check_bandwidths(h, b, opt, q.size, fuzzy)
     out = Bandwidths(h=h_num, b={})
+    k = _variance_units(opt)
     if h_num is None:
         sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
-                                    coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+                                    coverage_correction=opt.coverage_correction, min_units=max(opt.min_units, k))
         out.h, out.selection = sel.h, sel
-        out.b = _sides(b_num) if b_num is not None else {side: _pilot(sel.b_pilot[side]) for side in SIDES}
+        out.b = _sides(b_num) if b_num is not None else {
+            side: _widen(_pilot(sel.b_pilot[side]), inp.xc, side, k) for side in SIDES}
     else:
         out.b = _sides(b_num if b_num is not None else h_num)
     if fuzzy:
         if h_den is None:
             den = bandwidth_from_matrix(inp.xc, inp.treatment[:, None], np.array([0.5]), method="frechet",
                                         p=opt.p, s=opt.s, kernel=opt.kernel, integrate=True,
-                                        coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+                                        coverage_correction=opt.coverage_correction, min_units=max(opt.min_units, k))
             out.h_den = float(den.h)
-            out.b_den = _sides(b_den) if b_den is not None else {side: _pilot(den.b_pilot[side]) for side in SIDES}
+            out.b_den = _sides(b_den) if b_den is not None else {
+                side: _widen(_pilot(den.b_pilot[side]), inp.xc, side, k) for side in SIDES}
             if out.selection is not None:
                 out.selection.h_den, out.selection.denominator = out.h_den, den
         else:
@@ -239,6 +299,65 @@ def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
         if fuzzy:
             out.b_den = _sides(out.h_den)
     return out
+
+
+def _where(side: str) -> str:
+    return "right (x >= cutoff)" if side == "+" else "left (x < cutoff)"
+
+
+def check_windows(inp: Inputs, bw: Bandwidths, opt: FitOptions) -> int:
+    """The rule that a fit's windows can carry a variance (see the module docstring), applied
+    after the bandwidths are resolved and before any fit.
+
+    Each side's h-window and b-window (and the fuzzy first stage's) must hold at least
+    p + 1 + :data:`MIN_RESIDUAL_DF` units with positive kernel weight (per-quantile bandwidths:
+    the narrowest); with clusters, at least :data:`MIN_CLUSTERS` clusters must have units in
+    the widest window of each side.  Raises ``ValueError`` naming h or b (or x, when the side
+    holds too few units in all, or cluster), the side and the counts.
+
+    Returns the residual degrees of freedom of the smallest window: min over the windows of
+    (units - (p + 1)), and with clusters at most (clusters - 1).
+    """
+    need = opt.p + 1 + MIN_RESIDUAL_DF
+    K = get_kernel(opt.kernel)
+    xc = inp.xc
+    windows = [("h", {side: bw.h for side in SIDES}, ""), ("b", bw.b, "")]
+    if inp.treatment is not None:
+        windows += [("h", {side: bw.h_den for side in SIDES}, " of the first stage"),
+                    ("b", bw.b_den, " of the first stage")]
+    dof = []
+    widest = {side: 0.0 for side in SIDES}
+    for side in SIDES:
+        absx = np.abs(xc[side_mask(xc, side)])
+        for name, per_side, what in windows:
+            widths = np.atleast_1d(np.asarray(per_side[side], dtype=float))
+            j = int(np.argmin(widths))
+            width = float(widths[j])
+            at = f" at quantile {inp.quantiles[j]:g}" if widths.size > 1 else ""
+            widest[side] = max(widest[side], float(widths.max()))
+            count = int(np.count_nonzero(K(absx / width) > 0))
+            if count < need:
+                rule = (f"a variance from the order-{opt.p} fit needs at least {need} (p + 1 = {opt.p + 1} "
+                        f"coefficients and {MIN_RESIDUAL_DF} residual degrees of freedom)")
+                if absx.size < need:
+                    raise ValueError(f"x: only {absx.size} unit(s) on the {_where(side)} side in all; {rule}. "
+                                     "Use more units or a lower p")
+                chosen = bw.selection is not None and name == "h" and not what
+                hint = "Use more units or a lower p" if chosen else f"Increase {name}"
+                raise ValueError(f"{name}: only {count} unit(s) with positive kernel weight on the {_where(side)} "
+                                 f"side{what}{at} ({name} = {width:.4g}; {absx.size} units on that side); {rule}. "
+                                 f"{hint}")
+            dof.append(count - (opt.p + 1))
+    if inp.clusters is not None:
+        for side in SIDES:
+            inside = side_mask(xc, side) & (K(np.abs(xc) / widest[side]) > 0)
+            g = np.unique(inp.clusters[inside]).size
+            if g < MIN_CLUSTERS:
+                raise ValueError(f"cluster: only {g} cluster(s) have units in the window on the {_where(side)} side; "
+                                 f"clustered standard errors, bands and tests need at least {MIN_CLUSTERS} "
+                                 "per side (widen h, or drop cluster=)")
+            dof.append(g - 1)
+    return int(min(dof))
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,7 +373,7 @@ def check_r3d_kwargs(kwargs: dict, known=None) -> FitOptions:
             if k not in known:
                 raise TypeError(f"{k}: not an argument of r3d (arguments: {', '.join(sorted(known))})")
     fuzzy = kwargs.get("treatment") is not None
-    opt = check_options(**{k: kwargs[k] for k in OPTION_NAMES + ("s",) if k in kwargs}, fuzzy=fuzzy)
+    opt = check_options(**{k: kwargs[k] for k in OPTION_NAMES + ("s",) if k in kwargs}, fuzzy=fuzzy, stacklevel=4)
     q = kwargs.get("quantiles")
     q = DEFAULT_QUANTILES if q is None else validate.check_quantile_grid(q)
     check_bandwidths(kwargs.get("h"), kwargs.get("b"), opt, q.size, fuzzy)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .quantiles import unit_quantiles
 
-__all__ = ["plot_effect", "plot_boundary", "rd_plot", "binned_quantile_means"]
+__all__ = ["plot_effect", "plot_boundary", "rd_plot", "binned_quantile_means", "finish_figure"]
 
 
 def _axes(ax, figsize=(6, 3.8)):
@@ -31,6 +31,21 @@ def _axes(ax, figsize=(6, 3.8)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def finish_figure(fig, path=None, created: bool = True, **savefig_kwargs):
+    """What a result's ``plot()`` returns: the ``Figure``, saved to ``path`` when given
+    (``savefig_kwargs`` go to ``Figure.savefig``, default ``bbox_inches="tight"``).  A saved
+    figure the call created itself (``created``) is closed in pyplot, so a script saving many
+    figures keeps none open; the returned Figure stays usable.  A figure of the caller's Axes is
+    never closed."""
+    if path is not None:
+        fig.savefig(path, **({"bbox_inches": "tight"} | savefig_kwargs))
+        if created:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+    return fig
 
 
 def plot_effect(result, ax=None, pointwise: bool = True, truth=None, label: str | None = None,
@@ -46,8 +61,9 @@ def plot_effect(result, ax=None, pointwise: bool = True, truth=None, label: str 
     q = result.quantiles
     ax.axhline(0.0, color="0.6", lw=0.8, ls=":")
     if result.band_lower is not None:
+        kind = getattr(result, "band", None)
         ax.fill_between(q, result.band_lower, result.band_upper, color=color, alpha=0.18,
-                        label=f"{100 * (1 - result.alpha):g}% uniform band")
+                        label=f"{100 * (1 - result.alpha):g}% uniform band" + (f" ({kind})" if kind else ""))
         if pointwise and result.pointwise_lower is not None:
             ax.plot(q, result.pointwise_lower, color=color, lw=0.9, ls="--", label="pointwise band")
             ax.plot(q, result.pointwise_upper, color=color, lw=0.9, ls="--")
@@ -235,8 +251,10 @@ def plot_balance(table, ax=None, relative: bool = False, title: str | None = "Co
 
 
 def plot_placebo(table, ax=None, true_result=None, title: str | None = None):
-    """Placebo summary: at each fake cutoff, the nullity statistic max_q |τ̂(q)| (dot) against
-    its bootstrap critical value (bar); a dot above its bar rejects at the band's level.
+    """Placebo summary: at each fake cutoff, the nullity statistic (dot) against its bootstrap
+    critical value (bar); a dot above its bar rejects at the band's level.  The statistic is
+    max_q |τ̂(q)|/se(q) with the (default) studentized band and max_q |τ̂(q)| with the
+    unweighted one.
 
     ``table``: the DataFrame of :func:`r3d_teach.validity.placebo_cutoffs`. ``true_result``: an
     ``R3DResult`` at the true cutoff (with a bootstrap), drawn in black for comparison.
@@ -247,25 +265,32 @@ def plot_placebo(table, ax=None, true_result=None, title: str | None = None):
     xs = table["cutoff"].to_numpy(float)
     span = np.ptp(np.append(xs, table.attrs.get("true_cutoff", xs[0]))) or 1.0
     wid = 0.04 * span
-    for xx, stat, crit, pv in zip(xs, table["max_abs_tau"], table["crit_value"], table["nullity_p"]):
+    has_test = "nullity_stat" in table.columns and bool(np.isfinite(table["nullity_stat"]).any())
+    stats = table["nullity_stat"] if has_test else table["max_abs_tau"]
+    crits = table["nullity_crit"] if has_test else table["crit_value"]
+    for xx, stat, crit, pv in zip(xs, stats, crits, table["nullity_p"]):
         ax.bar(xx, crit, width=wid, color="0.85", edgecolor="0.6")
         ax.plot(xx, stat, "o", color="C3" if pv < table.attrs.get("alpha", 0.05) else "C0", ms=7)
         ax.annotate(f"p = {pv:.2f}", (xx, max(stat, crit)), textcoords="offset points", xytext=(0, 4),
                     ha="center", fontsize=8)
     if true_result is not None:
-        stat = float(np.max(np.abs(true_result.tau)))
-        ax.bar(true_result.cutoff, true_result.crit_value, width=wid, color="0.85", edgecolor="k")
-        ax.plot(true_result.cutoff, stat, "s", color="k", ms=7, label="true cutoff")
         t = true_result.tests
         if t is not None and len(t) and "nullity" in set(t["test"]):
-            pv = float(t.loc[t["test"] == "nullity", "p_value"].iloc[0])
-            ax.annotate(f"p = {pv:.2g}", (true_result.cutoff, max(stat, true_result.crit_value)),
+            row = t.loc[t["test"] == "nullity"].iloc[0]
+            stat, crit, pv = float(row["statistic"]), float(row["critical_value"]), float(row["p_value"])
+        else:
+            stat, crit, pv = float(np.max(np.abs(true_result.tau))), float(true_result.crit_value), None
+        ax.bar(true_result.cutoff, crit, width=wid, color="0.85", edgecolor="k")
+        ax.plot(true_result.cutoff, stat, "s", color="k", ms=7, label="true cutoff")
+        if pv is not None:
+            ax.annotate(f"p = {pv:.2g}", (true_result.cutoff, max(stat, crit)),
                         textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
         ax.legend(frameon=False, fontsize=8)
     if "true_cutoff" in table.attrs:
         ax.axvline(table.attrs["true_cutoff"], color="0.4", ls="--", lw=1)
     ax.set_xlabel("cutoff")
-    ax.set_ylabel("max over q of |τ̂(q)|")
+    studentized = has_test and bool(np.any(~np.isclose(table["nullity_stat"], table["max_abs_tau"])))
+    ax.set_ylabel("max over q of |τ̂(q)| / se(q)" if studentized else "max over q of |τ̂(q)|")
     ax.set_title(title if title is not None else "Placebo cutoffs: statistic (dot) vs critical value (bar)")
     return ax
 

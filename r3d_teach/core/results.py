@@ -27,14 +27,14 @@ import pandas as pd
 from scipy.stats import norm
 
 from .bandwidth import BandwidthSelection
-from .bootstrap import BootstrapResult, critical_value
+from .bootstrap import BootstrapResult
 from .gini import gini_from_quantiles
 from .influence import Influence
-from .plotting import plot_boundary, plot_effect
+from .plotting import finish_figure, plot_boundary, plot_effect
 from .summary import Summary
 from .validate import check_alpha
 
-__all__ = ["R3DResult", "FirstStage", "Diagnostics", "Summary"]
+__all__ = ["R3DResult", "FirstStage", "Diagnostics", "Summary", "fit_description", "variance_label"]
 
 
 @dataclass
@@ -93,6 +93,66 @@ def _fmt_b(b: dict) -> str:
     return f"{allv.min():.4g} .. {allv.max():.4g} (per quantile and side)"
 
 
+_ORDER_NAMES = {0: "local constant", 1: "local linear", 2: "local quadratic", 3: "local cubic"}
+
+
+def _order_name(k: int) -> str:
+    return _ORDER_NAMES.get(int(k), f"local polynomial of order {int(k)}")
+
+
+def _b_is_h(h, b: dict) -> bool:
+    hv = np.asarray(h, dtype=float)
+    for side in ("+", "-"):
+        bv = np.asarray(b[side], dtype=float)
+        try:
+            if not np.allclose(bv, hv, rtol=1e-12, atol=0):
+                return False
+        except ValueError:  # shapes differ
+            return False
+    return True
+
+
+def fit_description(p: int, s: int, h, b: dict) -> str:
+    """What was fitted, in words: "local linear at h, bias-corrected by a local quadratic at b";
+    b = h with p = s + 1: "local quadratic at h (the paper's estimator, b = h)"; s = p: no bias
+    correction.
+
+    >>> fit_description(2, 1, 0.3, {"+": 0.5, "-": 0.5})
+    'local linear at h, bias-corrected by a local quadratic at b'
+    >>> fit_description(2, 1, 0.5, {"+": 0.5, "-": 0.5})
+    "local quadratic at h (the paper's estimator, b = h)"
+    >>> fit_description(4, 3, 0.3, {"+": 0.5, "-": 0.5})
+    'local cubic at h, bias-corrected by a local polynomial of order 4 at b'
+    >>> fit_description(1, 1, 0.3, {"+": 0.3, "-": 0.3})
+    'local linear at h (no bias correction, s = p)'
+    """
+    if s == p:
+        return f"{_order_name(s)} at h (no bias correction, s = p)"
+    bc = _order_name(p)
+    bc = "a " + bc
+    if _b_is_h(h, b):
+        if p == s + 1:
+            return f"{_order_name(p)} at h (the paper's estimator, b = h)"
+        return f"{_order_name(s)} at h, bias-corrected by {bc} at b = h"
+    return f"{_order_name(s)} at h, bias-corrected by {bc} at b"
+
+
+def variance_label(residuals: str, n_clusters: int | None = None) -> str:
+    """The variance estimator in words: "HC3", "HC2", "HC0" (raw residuals), "NN", or with
+    clusters "CR3 clustered by 31 clusters" (residual rules other than hc3 summed within
+    clusters: "HC2 residuals, clustered by 31 clusters").
+
+    >>> variance_label("hc3"), variance_label("hc3", 31), variance_label("nn", 8)
+    ('HC3', 'CR3 clustered by 31 clusters', 'NN residuals, clustered by 8 clusters')
+    """
+    base = {"hc3": "HC3", "hc2": "HC2", "raw": "HC0", "nn": "NN"}.get(residuals, str(residuals))
+    if n_clusters is None:
+        return base
+    if residuals == "hc3":
+        return f"CR3 clustered by {n_clusters} clusters"
+    return f"{base} residuals, clustered by {n_clusters} clusters"
+
+
 @dataclass
 class R3DResult:
     """Result of :func:`r3d_teach.r3d`.
@@ -100,13 +160,24 @@ class R3DResult:
     Fields: ``quantiles`` (M,); ``tau`` the effect τ̂(q) (robust bias-corrected, monotone
     boundary curves); ``se`` its pointwise robust standard error √Σ_i φ_i(q)² (clustered with
     ``cluster=``); ``tau_conventional`` the order p - 1 estimate at h (no bias correction,
-    monotonised the same way); ``plus``/``minus`` the monotone boundary quantile functions
-    right/left of the cutoff, ``plus_raw``/``minus_raw`` the bias-corrected curves before the
+    monotonised the same way); ``plus``/``minus`` the monotone boundary quantile functions:
+    the right and left limits at the cutoff of the average quantile function,
+    m̂_+(q) = lim_{x↓c} and m̂_-(q) = lim_{x↑c} (fuzzy: of the outcome; τ̂ = (plus - minus) /
+    first-stage jump), ``plus_raw``/``minus_raw`` the bias-corrected curves before the
     monotone step; ``h`` (float, or (M,) for "simple"), ``b`` (dict "+"/"-": the bias
-    correction's bandwidth per side); ``method``, ``p``, ``kernel``, ``cutoff``, ``n_units``,
-    ``n_left``/``n_right`` (units with positive kernel weight at h), ``n_clusters``;
-    with the bootstrap: ``band_lower``/``band_upper``/``crit_value`` (uniform band),
-    ``pointwise_lower``/``pointwise_upper``, ``tests`` (test, range, statistic,
+    correction's bandwidth per side); ``method``, ``p``, ``s``, ``kernel``, ``residuals``,
+    ``cutoff``, ``n_units``, ``n_left``/``n_right`` (units with positive kernel weight at h),
+    ``n_clusters``.
+
+    Per-quantile inference (always, from the analytic ``se``, as rdrobust): ``z`` = τ̂/se,
+    ``p_value`` = 2(1 - Φ(|z|)) and the pointwise interval ``pointwise_lower``/``pointwise_upper``
+    = τ̂ ± z_{1-α/2} se.  Where se = 0 the estimate is deterministic: z = 0 and p = 1 when
+    τ̂ = 0, z = ±∞ and p = 0 otherwise; the interval has zero width.
+
+    With the bootstrap (``n_boot`` > 0, default 999): ``band`` ("studentized" or
+    "unweighted"), ``band_lower``/``band_upper`` (the uniform band) and ``crit_value`` (its
+    critical value: ĉ, the multiple of se, for the studentized band; the half-width for the
+    unweighted one), ``tests`` (test, range, kind: which statistic, statistic,
     critical_value, p_value); fuzzy: ``first_stage`` (:class:`FirstStage`).  Intermediates are
     in ``diagnostics``.
     """
@@ -135,11 +206,21 @@ class R3DResult:
     pointwise_lower: np.ndarray | None = None
     pointwise_upper: np.ndarray | None = None
     tests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["test", "range", "statistic", "critical_value", "p_value"]))
+        columns=["test", "range", "kind", "statistic", "critical_value", "p_value"]))
     first_stage: FirstStage | None = None
     alpha: float = 0.05
     n_boot: int = 0
     diagnostics: Diagnostics | None = field(default=None, repr=False)
+    band: str | None = None
+    s: int | None = None
+    residuals: str = "hc3"
+
+    def __post_init__(self):
+        if self.s is None:
+            self.s = max(int(self.p) - 1, 0)
+        if self.pointwise_lower is None:
+            half = norm.ppf(1 - self.alpha / 2) * self.se
+            self.pointwise_lower, self.pointwise_upper = self.tau - half, self.tau + half
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -150,21 +231,45 @@ class R3DResult:
     def h_den(self) -> float | None:
         return None if self.first_stage is None else self.first_stage.h_den
 
+    @property
+    def z(self) -> np.ndarray:
+        """τ̂(q)/se(q); 0 where τ̂ = se = 0, ±∞ where se = 0 < |τ̂| (a deterministic effect)."""
+        tau, se = np.asarray(self.tau, dtype=float), np.asarray(self.se, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = tau / se
+        return np.where(se > 0, z, np.where(tau == 0, 0.0, np.copysign(np.inf, tau)))
+
+    @property
+    def p_value(self) -> np.ndarray:
+        """Two-sided normal p-value per quantile, 2(1 - Φ(|τ̂/se|)) (1 where τ̂ = se = 0)."""
+        return 2.0 * norm.sf(np.abs(self.z))
+
+    @property
+    def fitted(self) -> str:
+        """What was fitted, in words (see :func:`fit_description`)."""
+        return fit_description(self.p, self.s, self.h, self.b)
+
+    @property
+    def variance(self) -> str:
+        """The variance estimator, in words (see :func:`variance_label`)."""
+        return variance_label(self.residuals, self.n_clusters)
+
     def __repr__(self) -> str:
         design = "fuzzy" if self.fuzzy else "sharp"
         hh = np.atleast_1d(self.h)
         htxt = f"{hh[0]:.4g}" if hh.size == 1 else f"{hh.min():.4g}..{hh.max():.4g}"
-        boot = f", B={self.n_boot}" if self.n_boot else ""
-        return (f"R3DResult({design}, method={self.method!r}, p={self.p}, n_units={self.n_units}, "
+        boot = f", B={self.n_boot}, band={self.band!r}" if self.n_boot else ""
+        return (f"R3DResult({design}: {self.fitted}; method={self.method!r}, p={self.p}, n_units={self.n_units}, "
                 f"h={htxt}, b={_fmt_b(self.b)}, mean tau={np.mean(self.tau):.4g}{boot})")
 
     def conf_int(self, alpha: float | None = None, kind: str = "uniform") -> pd.DataFrame:
         """Confidence band for τ(q): DataFrame indexed by q with columns ``lower``, ``upper``.
 
-        ``kind="uniform"``: τ̂ ± c, c the (1 - α) quantile of the stored bootstrap sup
+        ``kind="uniform"``: the fit's uniform band (``band``: τ̂ ± ĉ·se studentized, or τ̂ ± c
+        unweighted), with the critical value the (1 - α) quantile of the stored per-draw
         statistics (needs ``n_boot > 0``; no refit for another α).  ``kind="pointwise"``:
-        τ̂ ± z_{1-α/2} sd, with the bootstrap standard deviation when bootstrapped and the
-        analytic ``se`` otherwise.  ``alpha`` defaults to the fit's.
+        τ̂ ± z_{1-α/2} se with the analytic ``se`` (as rdrobust; the bootstrap's own sd is
+        ``diagnostics.bootstrap.sd``).  ``alpha`` defaults to the fit's.
         """
         a = self.alpha if alpha is None else check_alpha(alpha)
         if kind not in ("uniform", "pointwise"):
@@ -174,16 +279,16 @@ class R3DResult:
             if boot is None:
                 raise ValueError("kind: a uniform band needs the bootstrap; refit with n_boot > 0 "
                                  "(or ask for kind='pointwise')")
-            half = np.full(self.tau.shape, critical_value(boot.sup_stats, a))
+            half = boot.half_width(a)
         else:
-            sd = boot.sd if boot is not None else self.se
-            half = norm.ppf(1 - a / 2) * sd
+            half = norm.ppf(1 - a / 2) * self.se
         idx = pd.Index(self.quantiles, name="q")
         return pd.DataFrame({"lower": self.tau - half, "upper": self.tau + half}, index=idx)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per quantile: q, tau, se, tau_conventional, plus, minus, plus_raw, minus_raw,
-        h, b_plus, b_minus, and the bands when bootstrapped."""
+        h, b_plus, b_minus, z, p_value, pointwise_lower, pointwise_upper, and the uniform band
+        (band_lower, band_upper) when bootstrapped."""
         M = self.quantiles.shape
         cols: dict[str, Any] = {
             "q": self.quantiles, "tau": self.tau, "se": self.se, "tau_conventional": self.tau_conventional,
@@ -191,16 +296,34 @@ class R3DResult:
             "h": np.broadcast_to(np.asarray(self.h, dtype=float), M),
             "b_plus": np.broadcast_to(np.asarray(self.b["+"], dtype=float), M),
             "b_minus": np.broadcast_to(np.asarray(self.b["-"], dtype=float), M),
+            "z": self.z, "p_value": self.p_value,
+            "pointwise_lower": self.pointwise_lower, "pointwise_upper": self.pointwise_upper,
         }
         if self.band_lower is not None:
-            cols.update(band_lower=self.band_lower, band_upper=self.band_upper,
-                        pointwise_lower=self.pointwise_lower, pointwise_upper=self.pointwise_upper)
+            cols.update(band_lower=self.band_lower, band_upper=self.band_upper)
         return pd.DataFrame(cols)
+
+    def _band_words(self) -> str:
+        boot = None if self.diagnostics is None else self.diagnostics.bootstrap
+        clustered = ", clustered multipliers" if self.n_clusters is not None else ""
+        level = f"{100 * (1 - self.alpha):g}%"
+        if self.band == "studentized":
+            if boot is not None and not boot.studentized:
+                return (f"{level} studentized uniform band (B = {self.n_boot}{clustered}): every se is 0, "
+                        "zero width")
+            return f"{level} studentized uniform band (B = {self.n_boot}{clustered}): tau ± {self.crit_value:.4g} se"
+        return (f"{level} unweighted uniform band (B = {self.n_boot}{clustered}; R3D 0.1.0's): "
+                f"tau ± {self.crit_value:.4g}")
 
     def summary(self, at: Sequence[float] | None = None) -> "Summary":
         """A :class:`Summary` (print it, or let a notebook show it; ``.to_frame()`` for the
-        table).  ``at``: levels to show (default: the deciles present in the grid, or the whole
-        grid if it has at most 15 points)."""
+        table, ``.to_latex()`` and ``.to_markdown()`` to export).  ``at``: levels to show
+        (default: the deciles present in the grid, or the whole grid if it has at most 15
+        points).
+
+        The table: q, tau, se, z, P>|z| (two-sided normal), the pointwise interval from se
+        (ci_lower, ci_upper), the uniform band (band_lower, band_upper, when bootstrapped),
+        plus and minus (the right and left limits of the average quantile function)."""
         q = self.quantiles
         if at is None:
             if q.size <= 15:
@@ -216,16 +339,23 @@ class R3DResult:
             sel = np.isclose(q[:, None], at[None, :], atol=1e-9).any(axis=1)
             if sel.sum() != at.size:
                 raise ValueError("at: every level must be on the quantile grid")
-        df = self.to_frame()
-        keep = ["q", "tau", "se", "plus", "minus"]
+        df = self.to_frame().rename(columns={"p_value": "P>|z|", "pointwise_lower": "ci_lower",
+                                             "pointwise_upper": "ci_upper"})
+        keep = ["q", "tau", "se", "z", "P>|z|", "ci_lower", "ci_upper"]
         if self.band_lower is not None:
             keep += ["band_lower", "band_upper"]
+        keep += ["plus", "minus"]
         table = df.loc[sel, keep].reset_index(drop=True)
         design = "fuzzy" if self.fuzzy else "sharp"
         hh = np.atleast_1d(self.h)
         htxt = f"{hh[0]:.4g}" if hh.size == 1 else f"{hh.min():.4g} .. {hh.max():.4g} (per quantile)"
+        level = f"{100 * (1 - self.alpha):g}%"
+        limits = ("plus, minus: the right and left limits at the cutoff of the average quantile function, "
+                  "m+(q) = lim x↓c, m-(q) = lim x↑c; ")
+        limits += ("tau = (plus - minus) / first-stage jump" if self.fuzzy else "tau = plus - minus")
         lines = [
             f"R3D ({design}, method = {self.method}, p = {self.p}, kernel = {self.kernel})",
+            f"  fit: {self.fitted}",
             f"  units: {self.n_units} (in window: {self.n_left} left, {self.n_right} right), cutoff = {self.cutoff:g}"
             + (f", {self.n_clusters} clusters" if self.n_clusters is not None else ""),
             f"  bandwidth h = {htxt}, bias correction b = {_fmt_b(self.b)}",
@@ -234,10 +364,14 @@ class R3DResult:
             fs = self.first_stage
             lines.append(f"  first stage: {fs.minus:.4g} -> {fs.plus:.4g} (jump {fs.jump:.4g}, se {fs.se:.4g}; "
                          f"h_den = {fs.h_den:.4g}, b_den = {_fmt_b(fs.b_den)})")
-        lines.append(f"  average effect over the grid: {np.mean(self.tau):.4g}")
+        lines.append(f"  standard errors: {self.variance}; z = tau/se, P>|z| two-sided normal, "
+                     f"ci: {level} pointwise interval tau ± {norm.ppf(1 - self.alpha / 2):.3g} se")
         if self.band_lower is not None:
-            lines.append(f"  {100 * (1 - self.alpha):g}% uniform band: tau ± {self.crit_value:.4g} (B = {self.n_boot}"
-                         + (", clustered multipliers)" if self.n_clusters is not None else ")"))
+            lines.append(f"  {self._band_words()}")
+        else:
+            lines.append("  no uniform band and no tests (n_boot = 0)")
+        lines.append(f"  {limits}")
+        lines.append(f"  average effect over the grid: {np.mean(self.tau):.4g}")
         gini = None
         if len(self.tests) and (self.tests["test"] == "gini").any():
             gp, gm = float(gini_from_quantiles(self.plus, q)), float(gini_from_quantiles(self.minus, q))
@@ -245,17 +379,25 @@ class R3DResult:
             lines.append(f"  Gini coefficient: right {gp:.4f}, left {gm:.4f}, difference (right - left) {gp - gm:+.4f}")
         return Summary(header=lines, table=table, tests=self.tests.copy(), gini=gini)
 
-    def plot(self, ax=None, boundary: bool = False, pointwise: bool = True):
+    def plot(self, ax=None, boundary: bool = False, pointwise: bool = True, path=None, **savefig_kwargs):
         """Plot the effect with its bands; ``boundary=True`` adds a panel with m̂_+ and m̂_-.
 
-        Returns the matplotlib Axes (or an array of two when ``boundary``).
+        Returns the matplotlib ``Figure`` (its panels are ``fig.axes``).  ``ax``: draw into
+        these Axes (two with ``boundary``) of a figure you own.  ``path``: also save the figure
+        there (``res.plot(path="effect.png")``; ``savefig_kwargs`` go to ``Figure.savefig``);
+        a figure this call created is then closed in pyplot (the returned Figure stays usable),
+        so scripts saving many figures keep no open windows.  Nothing you own is closed.
         """
-        if not boundary:
-            return plot_effect(self, ax=ax, pointwise=pointwise)
         import matplotlib.pyplot as plt  # matplotlib loads only when a figure is drawn
 
-        if ax is None:
-            _, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-        plot_effect(self, ax=ax[0], pointwise=pointwise)
-        plot_boundary(self, ax=ax[1])
-        return ax
+        created = ax is None
+        if not boundary:
+            ax = plot_effect(self, ax=ax, pointwise=pointwise)
+            fig = ax.figure
+        else:
+            if ax is None:
+                _, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+            plot_effect(self, ax=ax[0], pointwise=pointwise)
+            plot_boundary(self, ax=ax[1])
+            fig = ax[0].figure
+        return finish_figure(fig, path, created, **savefig_kwargs)

@@ -14,7 +14,9 @@ Designs: those of :data:`r3d_teach.simulate.DESIGNS` with an effect size ``delta
 (``get_design(name, delta=Δ).truth(q)``).
 
 Methods: ``"frechet"`` and ``"simple"`` (:func:`r3d_teach.r3d`, p = 2, triangular kernel,
-data-driven bandwidths, multiplier bootstrap, nullity and homogeneity tests over the whole grid)
+data-driven bandwidths, multiplier bootstrap, nullity and homogeneity tests over the whole grid;
+``band``: the uniform band and the tests' statistics, "studentized" by default as in ``r3d``;
+the coverage of both bands is recorded from the same draws)
 and ``"qrd"`` (the pooled quantile RD of :func:`r3d_teach.simulate.baselines.quantile_rd`, local linear,
 at the Fréchet bandwidth :func:`r3d_teach.select_bandwidth` selects on the same data; estimate
 only).
@@ -74,7 +76,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from ..core.bootstrap import covariance_root, multiplier_bootstrap
+from ..core.bootstrap import BANDS, covariance_root, critical_value, multiplier_bootstrap, studentized_critical_value
 from ..core.estimator import r3d, select_bandwidth
 from ..core.options import check_options
 from ..core.quantiles import DECILES
@@ -181,7 +183,7 @@ def influence_matrix(x: np.ndarray, y: Any, quantiles: np.ndarray, method: str =
     >>> Phi.shape, bool(np.allclose(np.sqrt((Phi ** 2).sum(axis=0)), res.se))
     ((200, 9), True)
     """
-    res = r3d(x, y, method=method, quantiles=quantiles, tests=(), **r3d_kwargs)
+    res = r3d(x, y, method=method, quantiles=quantiles, tests=(), **({"n_boot": 0} | r3d_kwargs))
     return res, res.diagnostics.influence.full(len(x))
 
 
@@ -200,7 +202,8 @@ def _tests_row(boot) -> dict:
 
 def _empty_inference() -> dict:
     nan = float("nan")
-    return {"crit_value": nan, "covered": np.nan, "max_abs_error": nan,
+    return {"crit_value": nan, "covered": np.nan, "covered_studentized": np.nan, "covered_unweighted": np.nan,
+            "max_abs_error": nan,
             "null_stat": nan, "null_crit": nan, "null_p": nan, "null_accept": np.nan,
             "homo_stat": nan, "homo_crit": nan, "homo_p": nan, "homo_accept": np.nan}
 
@@ -217,14 +220,17 @@ def _truth(design: str, delta: float, q: np.ndarray) -> np.ndarray:
 
 def run_task(design: str, n: int, n_obs: int, rep: int, methods: Sequence[str], deltas: Sequence[float], *,
              n_boot: int, quantiles: np.ndarray = DECILES, alpha: float = 0.05, base_seed: int = BASE_SEED,
-             data: str = "quantiles", shift_shortcut: bool = True) -> list[dict]:
+             data: str = "quantiles", shift_shortcut: bool = True, band: str = "studentized") -> list[dict]:
     """Run one repetition of one (design, n): every method × Δ; returns one row per cell.
 
     Rows: the cell key (design, n, n_obs, method, delta, rep), the bandwidth ``h`` (mean over the
-    grid for "simple"), ``crit_value``, ``covered`` (the uniform band contains the true τ at every
-    grid point), ``max_abs_error``, nullity and homogeneity statistic / critical value / p-value /
-    acceptance (statistic <= critical value), ``tau_<q>`` per grid point, ``error`` (empty, or
-    the message of a fit that failed: its numbers are NaN) and ``seconds``.
+    grid for "simple"), ``band``, ``crit_value`` (of that band: a multiple of se when
+    studentized), ``covered`` (that uniform band contains the true τ at every grid point),
+    ``covered_studentized`` and ``covered_unweighted`` (each band's, from the same draws),
+    ``max_abs_error``, nullity and homogeneity statistic / critical value / p-value /
+    acceptance (statistic <= critical value; statistics of ``band``), ``tau_<q>`` per grid
+    point, ``error`` (empty, or the message of a fit that failed: its numbers are NaN) and
+    ``seconds``.
     """
     t0 = time.perf_counter()
     if design not in MC_DESIGNS:
@@ -256,18 +262,30 @@ def run_task(design: str, n: int, n_obs: int, rep: int, methods: Sequence[str], 
             out_deltas = [float(d) for d in deltas] if shortcut else [fd]
             try:
                 rows.extend(_fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot,
-                                        alpha, base_seed))
+                                        alpha, base_seed, band))
             except (ValueError, np.linalg.LinAlgError) as exc:  # a failed fit is a row, not a crash
                 for d in out_deltas:
                     rows.append(_row(design, n, n_obs, m, d, rep, float("nan"), np.full(q.shape, np.nan), q,
-                                     _empty_inference(), error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]))
+                                     _empty_inference(), error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS],
+                                     band=band))
     secs = (time.perf_counter() - t0) / max(len(rows), 1)
     for r in rows:
         r["seconds"] = secs
     return rows
 
 
-def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha, base_seed) -> list[dict]:
+def _covered(boot, tau: np.ndarray, truth: np.ndarray, alpha: float) -> tuple[bool, bool]:
+    """Whether the studentized and the unweighted uniform band of ``boot`` contain ``truth``."""
+    err = np.abs(tau - truth)
+    unweighted = bool(err.max() <= critical_value(boot.sup_stats, alpha))
+    if boot.se is None or not np.any(boot.se > 0):
+        return unweighted, unweighted
+    c = studentized_critical_value(boot.t_stats, alpha, boot.dof)
+    return bool(np.all(err <= c * boot.se)), unweighted
+
+
+def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha, base_seed,
+                band="studentized") -> list[dict]:
     """One method on one data set (fitted at delta ``fd``), rows for every delta in ``out_deltas``."""
     rows = []
     if m == "qrd":
@@ -279,35 +297,38 @@ def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha
         h = float(select_bandwidth(sim_q.x, ys_q, method="frechet", quantiles=q, cutoff=sim_q.cutoff).h)
         est = quantile_rd(sim_q.x, sim_q.y_matrix, h=h, quantiles=q, cutoff=sim_q.cutoff)
         for d in out_deltas:
-            rows.append(_row(design, n, n_obs, m, d, rep, h, est.tau + (d - fd), q, _empty_inference()))
+            rows.append(_row(design, n, n_obs, m, d, rep, h, est.tau + (d - fd), q, _empty_inference(), band=band))
         return rows
     sim, ys = sims["r3d"]
     bseed = np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m))
     if sim.treatment is not None:
         res = r3d(sim.x, ys, method=m, quantiles=q, treatment=sim.treatment, n_boot=n_boot,
-                  alpha=alpha, seed=bseed)
+                  alpha=alpha, seed=bseed, band=band)
         boots = {fd: res.diagnostics.bootstrap}
     else:
         res, Phi = influence_matrix(sim.x, ys, q, m)
         R = covariance_root(Phi)
         eta = bseed.standard_normal((R.shape[0], n_boot))
         boots = {d: multiplier_bootstrap(R, res.tau + (d - fd), q, multipliers=eta, alpha=alpha,
-                                         tests=("nullity", "homogeneity"))
+                                         tests=("nullity", "homogeneity"), band=band)
                  for d in out_deltas}
     h = float(np.mean(res.h))
     for d in out_deltas:
         boot = boots[d]
         tau = res.tau + (d - fd)
-        err = float(np.max(np.abs(tau - _truth(design, d, q))))
-        inf = {"crit_value": float(boot.crit_value), "covered": bool(err <= boot.crit_value),
-               "max_abs_error": err, **_tests_row(boot)}
-        rows.append(_row(design, n, n_obs, m, d, rep, h, tau, q, inf))
+        truth = _truth(design, d, q)
+        err = float(np.max(np.abs(tau - truth)))
+        cov_s, cov_u = _covered(boot, tau, truth, alpha)
+        inf = {"crit_value": float(boot.crit_value), "covered": cov_s if band == "studentized" else cov_u,
+               "covered_studentized": cov_s, "covered_unweighted": cov_u, "max_abs_error": err,
+               **_tests_row(boot)}
+        rows.append(_row(design, n, n_obs, m, d, rep, h, tau, q, inf, band=band))
     return rows
 
 
-def _row(design, n, n_obs, method, delta, rep, h, tau, q, inf, error: str = "") -> dict:
+def _row(design, n, n_obs, method, delta, rep, h, tau, q, inf, error: str = "", band: str = "studentized") -> dict:
     row = {"design": design, "n": int(n), "n_obs": int(n_obs), "method": method, "delta": _dkey(delta),
-           "rep": int(rep), "h": h, "error": error}
+           "rep": int(rep), "h": h, "band": band, "error": error}
     row.update(_empty_inference())
     row.update(inf)
     for qq, t in zip(q, tau):
@@ -346,7 +367,7 @@ def _delta_list(name: str, v: Any) -> tuple[float, ...]:
 
 
 def _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, alpha, base_seed, n_jobs,
-                data, rep_range, out) -> dict:
+                data, rep_range, out, band="studentized") -> dict:
     """Every argument of :func:`run_study`, checked; returns the normalised values."""
     designs = _list_arg("designs", designs)
     for d in designs:
@@ -378,7 +399,7 @@ def _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, al
     n_boot = _int_arg("n_boot", n_boot, 1)
     try:  # the estimator's own arguments: the checks of r3d (the options layer)
         q = check_quantile_grid(quantiles)
-        alpha = check_options(alpha=alpha, n_boot=n_boot).alpha
+        alpha = check_options(alpha=alpha, n_boot=n_boot, band=band).alpha
     except (TypeError, ValueError) as exc:
         name, detail = str(exc).split(": ", 1)
         raise _ArgumentError(name, detail) from None
@@ -398,7 +419,7 @@ def _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, al
         if os.path.isdir(out):
             raise _ArgumentError("out", f"{out} is a folder, not a file")
     return dict(designs=designs, ns=ns, methods=methods, deltas=dd, n_obs=n_obs, n_boot=n_boot, q=q,
-                alpha=alpha, base_seed=base_seed, n_jobs=int(n_jobs), reps_iter=reps_iter)
+                alpha=alpha, base_seed=base_seed, n_jobs=int(n_jobs), reps_iter=reps_iter, band=band)
 
 
 def _failed(df: pd.DataFrame) -> np.ndarray:
@@ -409,9 +430,11 @@ def _failed(df: pd.DataFrame) -> np.ndarray:
     return (e.notna() & (e.astype(object).map(str) != "")).to_numpy()
 
 
-def _resume(out: str | None, cols: list[str]) -> set:
+def _resume(out: str | None, cols: list[str], band: str | None = None) -> set:
     """Keys of the cells already in ``out`` with a successful fit. Rows of failed fits are
-    removed from the file (rewritten in place) so that they are run again."""
+    removed from the file (rewritten in place) so that they are run again.  ``band``: the
+    band of this run; a file of another band (files without a ``band`` column are
+    "unweighted", the only band before it existed) is refused."""
     if out is None or not os.path.exists(out) or os.path.getsize(out) == 0:
         return set()
     try:
@@ -421,6 +444,11 @@ def _resume(out: str | None, cols: list[str]) -> set:
     missing = [c for c in cols if c not in old.columns]
     if missing:
         raise _ArgumentError("out", f"{out} has different columns (missing {missing[:3]}); use a new file")
+    if band is not None and len(old):
+        bands = set(old["band"].dropna().astype(str)) if "band" in old.columns else {"unweighted"}
+        if bands - {band}:
+            raise _ArgumentError("band", f"{out} holds results of the {sorted(bands)} band; this run uses "
+                                         f"{band!r} (use a new file, or the same band)")
     failed = _failed(old)
     if failed.any():
         tmp = out + ".tmp"
@@ -439,7 +467,7 @@ def run_study(designs: Sequence[str], ns: Sequence[int], *, methods: Sequence[st
               n_boot: int = 1000, n_obs: int | None = None, quantiles: Sequence[float] | np.ndarray = DECILES,
               alpha: float = 0.05, base_seed: int = BASE_SEED, out: str | None = None, n_jobs: int = 1,
               progress: bool = True, data: str = "quantiles", shift_shortcut: bool = True,
-              rep_range: Iterable[int] | None = None) -> pd.DataFrame:
+              rep_range: Iterable[int] | None = None, band: str = "studentized") -> pd.DataFrame:
     """Run (or resume) a study over designs × ns × methods × Δ with ``reps`` repetitions.
 
     Parameters
@@ -452,17 +480,19 @@ def run_study(designs: Sequence[str], ns: Sequence[int], *, methods: Sequence[st
         cells whose fit failed are run again.
     n_jobs : joblib workers (parallel over repetitions; -1: all cores). progress : tqdm bar.
     rep_range : run only these repetition indices (default ``range(reps)``).
+    band : "studentized" (default) or "unweighted": the band of ``covered`` and the tests'
+        statistics (the coverage of both bands is recorded either way).
 
     Every argument is checked before any computation (ValueError naming it). Returns the rows of
     this call (all rows of ``out`` when given).
     """
     a = _check_args(designs, ns, methods, deltas, n_obs, reps, n_boot, quantiles, alpha, base_seed, n_jobs,
-                    data, rep_range, out)
+                    data, rep_range, out, band)
     from tqdm.auto import tqdm  # the progress bar's module, loaded only when a study runs
 
     q, dd = a["q"], a["deltas"]
     cols = KEY + [f"tau_{qq:g}" for qq in q]
-    done = _resume(out, cols)
+    done = _resume(out, cols, a["band"])
     tasks = []
     for design in a["designs"]:
         for n in a["ns"]:
@@ -476,7 +506,7 @@ def run_study(designs: Sequence[str], ns: Sequence[int], *, methods: Sequence[st
                 ds = [d for d in dd[design] if any(_dkey(t[1]) == _dkey(d) for t in todo)]
                 tasks.append((design, n, k, rep, ms, ds, set((m, _dkey(d)) for m, d in todo)))
     kw = dict(n_boot=a["n_boot"], quantiles=q, alpha=a["alpha"], base_seed=a["base_seed"], data=data,
-              shift_shortcut=bool(shift_shortcut))
+              shift_shortcut=bool(shift_shortcut), band=a["band"])
 
     def job(t):
         design, n, k, rep, ms, ds, want = t
@@ -519,9 +549,10 @@ def _cells(df: pd.DataFrame):
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: reps (successful fits) and failed fits, uniform-band coverage, acceptance of the
-    homogeneity and nullity tests (in %, with Monte Carlo standard errors), mean bandwidth, and
-    bias / RMSE averaged over the grid."""
+    """Per cell: reps (successful fits) and failed fits, uniform-band coverage (of the run's band;
+    and of each band, ``coverage_studentized`` / ``coverage_unweighted``, when recorded),
+    acceptance of the homogeneity and nullity tests (in %, with Monte Carlo standard errors),
+    mean bandwidth, and bias / RMSE averaged over the grid."""
     out = []
     for key, g, n_failed, q, truth, est in _cells(df):
         bias = est.mean(axis=0) - truth if len(g) else np.full(q.shape, np.nan)
@@ -537,8 +568,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         cov, cov_se = pct("covered")
         hom, hom_se = pct("homo_accept")
         nul, nul_se = pct("null_accept")
+        both = {f"coverage_{b}": pct(f"covered_{b}")[0] for b in BANDS if f"covered_{b}" in g.columns}
         out.append(dict(zip(_CELL, key)) | {
-            "reps": len(g), "failed": n_failed, "coverage": cov, "coverage_se": cov_se,
+            "reps": len(g), "failed": n_failed, "coverage": cov, "coverage_se": cov_se, **both,
             "homogeneity_accept": hom, "homogeneity_se": hom_se, "nullity_accept": nul, "nullity_se": nul_se,
             "mean_h": g["h"].mean(), "mean_abs_bias": float(np.mean(np.abs(bias))),
             "mean_rel_bias": float(np.mean(np.abs(bias) / np.abs(truth))) if np.all(truth != 0) else np.nan,
@@ -602,7 +634,7 @@ def paper_table(df: pd.DataFrame, design: str) -> pd.DataFrame:
 #: run_study's argument -> the command-line flag
 _FLAGS = {"designs": "--design", "ns": "--n", "n_obs": "--n-obs", "methods": "--methods", "deltas": "--deltas",
           "reps": "--reps", "n_boot": "--boot", "alpha": "--alpha", "quantiles": "--quantiles",
-          "base_seed": "--seed", "n_jobs": "--jobs", "out": "--out", "data": "--data"}
+          "base_seed": "--seed", "n_jobs": "--jobs", "out": "--out", "data": "--data", "band": "--band"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -622,6 +654,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="montecarlo_results.csv")
     ap.add_argument("--data", choices=["quantiles", "samples"], default="quantiles")
+    ap.add_argument("--band", choices=list(BANDS), default="studentized",
+                    help="uniform band of the coverage and the tests (default studentized)")
     ap.add_argument("--no-shift-shortcut", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--summarize", action="store_true",
@@ -656,11 +690,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     study = dict(methods=a.methods, deltas=a.deltas, reps=a.reps, n_boot=a.boot, n_obs=a.n_obs,
                  quantiles=a.quantiles, alpha=a.alpha, base_seed=a.seed, out=a.out, n_jobs=a.jobs,
-                 progress=not a.quiet, data=a.data, shift_shortcut=not a.no_shift_shortcut)
+                 progress=not a.quiet, data=a.data, shift_shortcut=not a.no_shift_shortcut, band=a.band)
     try:  # every argument before any computation
         _check_args(a.design, a.n, a.methods, a.deltas, a.n_obs, a.reps, a.boot, a.quantiles, a.alpha,
-                    a.seed, a.jobs, a.data, None, a.out)
-        _resume(a.out, KEY + [f"tau_{qq:g}" for qq in check_quantile_grid(a.quantiles)])
+                    a.seed, a.jobs, a.data, None, a.out, a.band)
+        _resume(a.out, KEY + [f"tau_{qq:g}" for qq in check_quantile_grid(a.quantiles)], a.band)
     except _ArgumentError as exc:
         ap.error(f"{_FLAGS.get(exc.arg, exc.arg)}: {exc.detail}")
     t0 = time.time()

@@ -41,6 +41,7 @@ def effect_at_bandwidth(
     alpha: float = 0.10,
     n_boot: int = 1000,
     seed: int = 0,
+    band: str = "studentized",
     truth: np.ndarray | None = None,
     label: str = "",
     ax=None,
@@ -52,8 +53,9 @@ def effect_at_bandwidth(
     h : the bandwidth (the slider's value).
     x, y, weights : unit running variable, unit samples and per-observation weights (as for
         :func:`r3d_teach.r3d`).
-    quantiles, cutoff, p, kernel, quantile_method, alpha, n_boot, seed : passed to ``r3d``
-        (defaults: the paper's specification except the grid, which defaults to r3d's).
+    quantiles, cutoff, p, kernel, quantile_method, alpha, n_boot, seed, band : passed to ``r3d``
+        (defaults: the paper's specification except the grid, which defaults to r3d's, and the
+        band, r3d's studentized one; ``band="unweighted"`` is the paper's).
     truth : optional true effect on the grid, drawn as a dashed line.
     label : text appended to the panel title (e.g. "synthetic replica").
     ax : optional matplotlib Axes to draw on (:func:`r3d_teach.core.plotting.plot_effect`: the
@@ -61,12 +63,12 @@ def effect_at_bandwidth(
 
     Returns
     -------
-    dict with ``h, quantiles, tau, band_lower, band_upper, crit_value, average`` (mean of τ̂ over
+    dict with ``h, quantiles, tau, band_lower, band_upper, crit_value, half_width, average`` (mean of τ̂ over
     the grid), ``nullity_p, homogeneity_p, n_left, n_right``.
     """
     res = r3d(x, y, weights=weights, cutoff=cutoff, method="frechet", p=p, kernel=kernel, h=float(h),
               quantiles=quantiles, quantile_method=quantile_method, alpha=alpha, n_boot=n_boot,
-              seed=seed, tests=("nullity", "homogeneity"))
+              seed=seed, band=band, tests=("nullity", "homogeneity"))
     pv = res.tests.set_index("test")["p_value"]
     out = {
         "h": float(res.h),
@@ -75,6 +77,7 @@ def effect_at_bandwidth(
         "band_lower": res.band_lower,
         "band_upper": res.band_upper,
         "crit_value": float(res.crit_value),
+        "half_width": float(np.mean(res.band_upper - res.tau)),
         "average": float(np.mean(res.tau)),
         "nullity_p": float(pv["nullity"]),
         "homogeneity_p": float(pv["homogeneity"]),
@@ -96,11 +99,12 @@ def bandwidth_path(
     weights: Sequence[np.ndarray] | None = None,
     **kwargs,
 ) -> pd.DataFrame:
-    """One row per bandwidth in ``hs``: ``h, n_left, n_right, average, crit_value, nullity_p,
-    homogeneity_p`` (keyword arguments as in :func:`effect_at_bandwidth`, without ``ax``)."""
+    """One row per bandwidth in ``hs``: ``h, n_left, n_right, average, crit_value, half_width
+    (the uniform band's mean half-width over the grid), nullity_p, homogeneity_p`` (keyword
+    arguments as in :func:`effect_at_bandwidth`, without ``ax``)."""
     rows = []
     for h in hs:
         out = effect_at_bandwidth(h, x, y, weights, **kwargs)
-        rows.append({k: out[k] for k in ("h", "n_left", "n_right", "average", "crit_value",
+        rows.append({k: out[k] for k in ("h", "n_left", "n_right", "average", "crit_value", "half_width",
                                          "nullity_p", "homogeneity_p")})
     return pd.DataFrame(rows)

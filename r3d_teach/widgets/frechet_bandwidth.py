@@ -64,7 +64,7 @@ def boundary_curves(n_units: int = 100, n_draws: int = 100, h: float = 0.4, seed
     """
     design = CrossingDesign(noise=noise)
     sim = design.sample(n_units, n_draws, seed)
-    res = r3d(sim.x, sim.y, quantiles=GRID3, h=h, method="frechet")
+    res = r3d(sim.x, sim.y, quantiles=GRID3, h=h, method="frechet", n_boot=0)
     raw = res.plus_raw if side == "+" else res.minus_raw
     proj = res.plus if side == "+" else res.minus
     rear = rearrange(raw, GRID3)

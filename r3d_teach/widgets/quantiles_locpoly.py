@@ -138,7 +138,9 @@ def simple_fit(x, y, h: float, p: int, quantiles, kernel: str = "triangular"):
 
     A thin wrapper so that the slider callback and its test call exactly the library.
     """
-    return r3d(x, y, method="simple", h=float(h), p=int(p), quantiles=quantiles, kernel=kernel)
+    # s = p - 1 given: with b = h the estimate is the order-p fit at h, the fit this widget draws
+    return r3d(x, y, method="simple", h=float(h), p=int(p), s=max(int(p) - 1, 0), quantiles=quantiles,
+               kernel=kernel, n_boot=0)
 
 
 def draw_simple_fit(axes, x, y, h: float, p: int, quantiles, truth=None, q_show: float = 0.5,

@@ -50,14 +50,14 @@ METHOD_STYLE = {
 
 def targets_and_estimates(n_units: int = 500, n_obs: int = 100, design: str = "heterogeneous",
                           delta: float | None = None, seed: int = 0, quantiles: Sequence[float] | None = None,
-                          n_boot: int = 199) -> dict:
+                          n_boot: int = 199, band: str = "studentized") -> dict:
     """Simulate one data set and return both targets and both estimates on ``quantiles``.
 
     ``design``: a sharp design of :data:`r3d_teach.simulate.DESIGNS`; ``delta``: its effect size
     (default ``DEFAULT_DELTA`` = 2 for designs with one; giving one to a design without is an
     error). Returns a dict with ``quantiles``, ``laqte`` (``truth``), ``pooled``
     (``pooled_truth``), ``tau_r3d``, ``band_lower``, ``band_upper`` (R3D Fréchet, uniform 95 %
-    band from ``n_boot`` draws, seed ``seed``), ``tau_qrd`` (pooled quantile RD, local linear, at
+    band of ``band`` from ``n_boot`` draws, seed ``seed``), ``tau_qrd`` (pooled quantile RD, local linear, at
     the R3D bandwidth), ``h``, ``n_units``, ``n_obs`` and ``result`` (the R3DResult).
     """
     q = GRID19 if quantiles is None else np.asarray(quantiles, dtype=float)
@@ -65,7 +65,7 @@ def targets_and_estimates(n_units: int = 500, n_obs: int = 100, design: str = "h
         delta = DEFAULT_DELTA
     dgp = get_design(design) if delta is None else get_design(design, delta=float(delta))
     sim = dgp.sample(int(n_units), int(n_obs), np.random.default_rng(seed))
-    res = r3d(sim.x, sim.y, quantiles=q, n_boot=int(n_boot), seed=int(seed), tests=())
+    res = r3d(sim.x, sim.y, quantiles=q, n_boot=int(n_boot), seed=int(seed), tests=(), band=band)
     qrd = quantile_rd(sim.x, sim.y_matrix if sim.y_matrix is not None else sim.y, h=float(res.h),
                       quantiles=q, cutoff=sim.cutoff)
     return {"quantiles": q, "laqte": dgp.truth(q), "pooled": dgp.pooled_truth(q),
