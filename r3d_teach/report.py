@@ -243,7 +243,7 @@ def _appendix(density, balance, placebo, donut, sensitivity, window) -> pd.DataF
     if donut is not None:
         d = _frame(donut, "donut", "donut", ["radius", "n_excluded", "mean_tau", "nullity_p"])
         for _, r in d.iterrows():
-            rows.append(("Donut", f"|x - c| >= {r['radius']:.3g} ({int(r['n_excluded'])} units left out)",
+            rows.append(("Donut", f"units within {r['radius']:.3g} of c left out ({int(r['n_excluded'])})",
                          "mean of tau over q", r["mean_tau"], nan, r["nullity_p"], r["n_left"], r["n_right"]))
     if sensitivity is not None:
         s = _frame(sensitivity, "sensitivity", "bandwidth_sensitivity", ["multiple", "h", "mean_tau", "nullity_p"])
@@ -260,7 +260,7 @@ def _appendix(density, balance, placebo, donut, sensitivity, window) -> pd.DataF
                          f"smallest balance p-value (level {window.level:g})", nan, nan,
                          float(window.table["p_value"].iloc[0]), nan, nan))
         else:
-            rows.append(("Local-randomization window", f"[{window.window[0]:g}, {window.window[1]:g}]",
+            rows.append(("Local-randomization window", f"[{window.window[0]:.4g}, {window.window[1]:.4g}]",
                          f"smallest balance p-value (level {window.level:g})", nan, nan, float(row["p_value"]),
                          int(row["n_left"]), int(row["n_right"])))
     out = pd.DataFrame(rows, columns=APPENDIX_COLUMNS)
@@ -549,7 +549,7 @@ def report_table(result: R3DResult, *, at=None, other_band: R3DResult | None = N
     design += _test_rows(result)
     if randinf is not None:
         wl, wr = randinf.window
-        design.append((f"Local randomization, p-value ({randinf.statistic_name}; window [{wl:g}, {wr:g}], "
+        design.append((f"Local randomization, p-value ({randinf.statistic_name}; window [{wl:.4g}, {wr:.4g}], "
                        f"{randinf.n_left} + {randinf.n_right} units)", float(randinf.p_value), "p"))
     design = pd.DataFrame(design, columns=["item", "value", "kind"])
     design["value"] = design["value"].astype(float)
