@@ -390,7 +390,7 @@ def _draw(bins: RDPlotBins, fit, ax, path, title, legend):
         h_shown = hh[cols]
         if np.allclose(h_shown, h_shown[0]):
             ax.axvspan(c - h_shown[0], c + h_shown[0], color="0.93", zorder=0, label=f"window c ± h (h = {h_shown[0]:.3g})")
-        s = (fit.diagnostics.options.get("s", fit.p - 1) if fit.diagnostics is not None else fit.p - 1)
+        s = (getattr(fit.diagnostics, "options", None) or {}).get("s", fit.p - 1)
     for k, qq in enumerate(qs):
         color = f"C{k}"
         cx = np.concatenate([bins.centres["-"], bins.centres["+"]])

@@ -129,7 +129,7 @@ def _bands(res: R3DResult, other: R3DResult | None) -> dict:
             if name not in out:
                 try:
                     ci = res.conf_int(kind="uniform", band=name)
-                except ValueError:  # a type this fit cannot give
+                except (ValueError, KeyError):  # a type this fit cannot give
                     continue
                 out[name] = (ci["lower"].to_numpy(), ci["upper"].to_numpy(), res.n_boot)
     if other is not None:
@@ -180,7 +180,7 @@ def _uniform_half(lower: np.ndarray, upper: np.ndarray) -> str:
 
 
 def _notes(res: R3DResult, bands: dict) -> list[str]:
-    opts = res.diagnostics.options if res.diagnostics is not None else {}
+    opts = getattr(res.diagnostics, "options", None) or {}
     s = opts.get("s", res.p - 1)
     level = f"{100 * (1 - res.alpha):g}%"
     design = "Fuzzy" if res.fuzzy else "Sharp"
