@@ -110,7 +110,9 @@ def _levels(q: np.ndarray, at) -> np.ndarray:
 
 
 def _band_name(res) -> str:
-    return str(getattr(res, "band", "unweighted"))
+    """The fit's band type: its ``band`` field ("studentized" or "unweighted"); fits without the
+    field (or with it unset) have the unweighted band."""
+    return str(getattr(res, "band", None) or "unweighted")
 
 
 def _bands(res: R3DResult, other: R3DResult | None) -> dict:

@@ -3,6 +3,7 @@ numbers are compared with the results they come from, never with the report's ow
 LaTeX is well formed (balanced environments, every row as wide as its tabular, special characters
 escaped) and the Markdown tables have the shape of the data."""
 import copy
+import inspect
 import re
 
 import numpy as np
@@ -82,6 +83,8 @@ def _md_rows(md: str) -> list[list[str]]:
 def test_main_table_cells_are_the_fits_fields(fit):
     tab = report_table(fit)
     assert isinstance(tab, ReportTables)
+    band = getattr(fit, "band", None) or "unweighted"  # the fit's band type (a field of newer fits)
+    assert tab.bands == [band]
     q = fit.quantiles
     idx = [1, 3, 5, 7, 9, 11, 13, 15, 17]  # the deciles on a grid of twentieths
     np.testing.assert_array_equal(tab.main["q"], q[idx])
@@ -90,8 +93,8 @@ def test_main_table_cells_are_the_fits_fields(fit):
     pw, un = fit.conf_int(kind="pointwise"), fit.conf_int(kind="uniform")
     np.testing.assert_array_equal(tab.main["ci_lower"], pw["lower"].to_numpy()[idx])
     np.testing.assert_array_equal(tab.main["ci_upper"], pw["upper"].to_numpy()[idx])
-    np.testing.assert_array_equal(tab.main["band_unweighted_lower"], fit.band_lower[idx])
-    np.testing.assert_array_equal(tab.main["band_unweighted_upper"], un["upper"].to_numpy()[idx])
+    np.testing.assert_array_equal(tab.main[f"band_{band}_lower"], fit.band_lower[idx])
+    np.testing.assert_array_equal(tab.main[f"band_{band}_upper"], un["upper"].to_numpy()[idx])
     d = tab.design.set_index("item")["value"]
     assert d["Bandwidth h"] == fit.h and d["Bias-correction bandwidth b (left)"] == fit.b["-"]
     assert d["Bias-correction bandwidth b (right)"] == fit.b["+"]
@@ -107,25 +110,29 @@ def test_main_table_cells_are_the_fits_fields(fit):
     assert f"| Units in the window, left | {fit.n_left} |" in md
     tex = tab.to_latex("main")
     assert f"{fit.h:.3f}" in tex and "B = 199 draws" in tex and "HC3 residuals" in tex
-    assert f"{tab.main['band_unweighted_lower'].iloc[0]:.3f}".lstrip("-") in tex
-    assert "95\\% uniform band (unweighted)" in tex
+    assert f"{tab.main[f'band_{band}_lower'].iloc[0]:.3f}".lstrip("-") in tex
+    assert f"95\\% uniform band ({band})" in tex
     four = report_table(fit, at=[0.25, 0.5], digits=5)
     np.testing.assert_array_equal(four.main["tau"], fit.tau[[4, 9]])
     assert f"{fit.tau[9]:.5f}" in four.to_markdown()
 
 
 def test_band_types_second_fit_and_fits_that_know_several_bands(fit):
-    # the fit's own band is named by its `band` field (the field other versions carry)
+    # the fit's own band is named by its `band` field; a second fit brings the other type
     stud = copy.copy(fit)
     stud.band = "studentized"
+    unw = copy.copy(fit)
+    unw.band = "unweighted"
+    flat = pd.DataFrame({"lower": fit.tau - 0.2, "upper": fit.tau + 0.2}, index=pd.Index(fit.quantiles, name="q"))
+    unw.conf_int = lambda alpha=None, kind="uniform": flat if kind == "uniform" else fit.conf_int(kind=kind)
     known = pd.DataFrame({"lower": fit.tau - 0.125, "upper": fit.tau + 0.5 * fit.quantiles},
                          index=pd.Index(fit.quantiles, name="q"))  # a half-width that varies with q
     stud.conf_int = lambda alpha=None, kind="uniform": known if kind == "uniform" else fit.conf_int(kind=kind)
-    tab = report_table(stud, other_band=fit, at=[0.5])
+    tab = report_table(stud, other_band=unw, at=[0.5])
     assert tab.bands == ["studentized", "unweighted"]
     assert tab.main["band_studentized_lower"].iloc[0] == fit.tau[9] - 0.125
     assert tab.main["band_studentized_upper"].iloc[0] == fit.tau[9] + 0.5 * fit.quantiles[9]
-    assert tab.main["band_unweighted_lower"].iloc[0] == fit.band_lower[9]
+    assert tab.main["band_unweighted_lower"].iloc[0] == fit.tau[9] - 0.2
     md = _md_rows(tab.to_markdown("main"))[0]
     assert md[0][-2:] == ["95% uniform band (studentized)", "95% uniform band (unweighted)"]
     assert "a half-width that varies with q" in tab.to_markdown() and "the same half-width at every q" in tab.to_markdown()
@@ -137,19 +144,40 @@ def test_band_types_second_fit_and_fits_that_know_several_bands(fit):
             return R3DResult.conf_int(self, alpha, kind)
 
     both = TwoBands(**{f: getattr(fit, f) for f in fit.__dataclass_fields__})
+    both.band = "unweighted"
     tab2 = report_table(both, at=[0.5])
     assert set(tab2.bands) == {"unweighted", "studentized"}
     assert tab2.main["band_studentized_upper"].iloc[0] == fit.tau[9] + 0.5 * fit.quantiles[9]
     # a second fit must be the same estimate with the other band type
     with pytest.raises(ValueError, match=r"^other_band: its band type 'unweighted'"):
-        report_table(fit, other_band=fit)
+        report_table(unw, other_band=unw)
     other = r3d(np.linspace(-1, 1, 300), Q=np.abs(np.random.default_rng(0).normal(size=(300, 19))).cumsum(axis=1),
                 quantiles=fit.quantiles, n_boot=99, seed=1)
     other.band = "studentized"
     with pytest.raises(ValueError, match=r"^other_band: must be a fit of the same data"):
-        report_table(fit, other_band=other)
+        report_table(unw, other_band=other)
     with pytest.raises(TypeError, match=r"^other_band: must be an R3DResult"):
         report_table(fit, other_band="unweighted")
+
+
+def test_two_real_fits_with_both_band_types(data):
+    """With an r3d that offers both band types (``band=``), two fits of the same data give both
+    bands, each the fit's own."""
+    if "band" not in inspect.signature(r3d).parameters:
+        pytest.skip("this version of r3d has one band type")
+    x, y, _ = data
+    stud = r3d(x, y, quantiles=Q9, n_boot=199, seed=3, band="studentized")
+    unw = r3d(x, y, quantiles=Q9, n_boot=199, seed=3, band="unweighted")
+    tab = report_table(stud, other_band=unw)
+    assert tab.bands == ["studentized", "unweighted"]
+    np.testing.assert_array_equal(tab.main["band_studentized_lower"], stud.band_lower)
+    np.testing.assert_array_equal(tab.main["band_unweighted_upper"], unw.band_upper)
+    notes = " ".join(tab.notes)
+    assert "band (studentized): multiplier bootstrap, B = 199 draws, over all 9 levels of the grid, a half-width " \
+           "that varies with q" in notes
+    assert "band (unweighted): multiplier bootstrap, B = 199 draws, over all 9 levels of the grid, the same " \
+           "half-width at every q" in notes
+    _check_latex(tab.to_latex())
 
 
 def test_without_bootstrap_no_band_no_tests(data):
