@@ -21,7 +21,8 @@ from .core.summary import Summary
 __version__ = "0.3.0.dev0"
 
 #: modules loaded on first attribute access (keeps ``import r3d_teach`` light)
-_LAZY = ("core", "datasets", "simulate", "validity", "locrand", "widgets", "outofcore", "cli")
+_LAZY = ("core", "datasets", "simulate", "validity", "locrand", "rdplot", "report", "power", "widgets", "outofcore",
+         "cli")
 #: short names kept for attribute access (``plotting`` is ``core.plotting``, ...)
 _ALIASES = {"plotting": "core.plotting", "baselines": "simulate.baselines", "montecarlo": "simulate.montecarlo"}
 

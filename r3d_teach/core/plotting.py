@@ -133,6 +133,11 @@ def rd_plot(x, y=None, *, Q=None, quantiles: Sequence[float] = (0.1, 0.5, 0.9), 
 
     Give either the unit samples ``y`` (quantiles computed here, optionally weighted) or the
     unit quantile matrix ``Q`` (n × len(quantiles)).
+
+    The number of bins here is picked by hand (``n_bins``, evenly spaced) and the curve is a
+    global polynomial. :func:`r3d_teach.rdplot.r3d_plot` draws the same plot with the bins chosen
+    by rdrobust's data-driven ``rdplot`` selectors (IMSE-optimal or mimicking variance, evenly or
+    quantile spaced) and the estimator's own boundary values and local fits; prefer it.
     """
     x = np.asarray(x, dtype=float)
     qs = np.asarray(quantiles, dtype=float)
