@@ -60,8 +60,8 @@ import numpy as np
 import pandas as pd
 
 from .kernels import bias_variance_constants, get_kernel
-from .locpoly import SIDES, local_poly_fit, side_mask
-from .quantiles import standardise
+from .locpoly import RSS_CANCELLATION, SIDES, blocked_moments, local_poly_fit_rss, side_mask
+from .quantiles import CentredRows, row_blocks, standardised_rows
 from .summary import Summary
 
 __all__ = ["BandwidthSelection", "density_at_cutoff", "bandwidth_from_matrix", "DEFAULT_MIN_UNITS"]
@@ -140,21 +140,138 @@ def density_at_cutoff(xc: np.ndarray, kernel: str) -> tuple[float, float]:
     return f, float(cn)
 
 
-def _global_poly(xs: np.ndarray, Ys: np.ndarray, order: int):
-    """OLS of each column of Ys on (1, x, …, x^order) (raw powers, scaled internally).
+#: a column is flat when its range is at most this fraction of the largest deviation of Q from
+#: its median (the bias and variance of a flat column are exactly 0, whatever the rounding noise)
+FLAT_RANGE = 1e-12
 
-    Returns unscaled coefficients (order+1, M), residuals (n_s, M), the OLS row matrix
-    A (order+1, n_s) with β̂ = A Y (for sandwich variances), and the residual variance (M,).
+
+@dataclass
+class GlobalFit:
+    """Two global polynomial fits on one side, of orders ``orders`` = (s + 2, s + 3): for each,
+    the unscaled coefficients (order + 1, M) and the residual variance s² = RSS / (n_s - order - 1)
+    (M,); ``var_coef`` = Σ_i a_i² ê_i² (M,), the sandwich variance of the coefficient of x^{s+1}
+    in the order s + 2 fit (a_i its OLS weights); ``sum_sq`` = Σ_i Z_i² (M,) on this side."""
+
+    orders: tuple
+    coef: dict
+    s2: dict
+    var_coef: np.ndarray
+    sum_sq: np.ndarray
+
+
+def _pinv_factors(R: np.ndarray):
+    """pinv(R) and an orthonormal basis of R's range, with numpy's ``pinv`` rule (singular values
+    at most 1e-15 × the largest are dropped)."""
+    U, sv, Vt = np.linalg.svd(R, full_matrices=False)
+    large = sv > 1e-15 * sv.max() if sv.size else sv > 0
+    inv = np.divide(1.0, sv, out=np.zeros_like(sv), where=large)
+    return Vt.T @ (inv[:, None] * U.T), U[:, large]
+
+
+def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
+    """OLS of every column of Z on (1, x, …, x^order) on each side, orders s + 2 and s + 3
+    (:class:`GlobalFit` per side), in one pass over Z's rows.
+
+    With the scaled design X = (x / max|x|)^j = Q_X R (thin QR; the singular values of R are
+    X's) the least-squares solution is β̂ = pinv(X) Z = pinv(R) Q_X'Z, exactly numpy's
+    ``pinv(X) @ Z`` (same rule for dropping small singular values), and the fitted values are
+    Q_X Π W with W = Q_X'Z and Π the projector onto the range of R.  The pass accumulates W, the
+    a²-weighted W and the sums Σ Z², Σ a² Z² (a the OLS weights of the coefficient of x^{s+1});
+    then RSS = Σ Z² - |Π W|² and Σ a² ê² = Σ a² Z² - 2 (ΠW)'(Q_X' diag(a²) Z) + (ΠW)'(Q_X' diag(a²) Q_X)(ΠW).
+    Where these differences lose more than three digits to cancellation, the residuals are
+    formed explicitly in a second pass over that side's rows.
     """
-    scale = max(np.max(np.abs(xs)), 1e-300)
-    X = (xs / scale)[:, None] ** np.arange(order + 1)
-    pinv = np.linalg.pinv(X)  # (order+1, n_s)
-    g = pinv @ Ys
-    resid = Ys - X @ g
-    dof = max(xs.size - (order + 1), 1)
-    s2 = (resid**2).sum(axis=0) / dof
-    unscale = scale ** -np.arange(order + 1.0)
-    return g * unscale[:, None], resid, pinv * unscale[:, None], s2
+    n, m = Z.shape
+    lo, hi = s + 2, s + 3
+    parts, cols, width = {}, {}, 0
+    for side in SIDES:
+        xs = xc[masks[side]]
+        scale = max(float(np.max(np.abs(xs))), 1e-300)
+        X = (xs / scale)[:, None] ** np.arange(hi + 1)
+        QX, RX = np.linalg.qr(X)  # QX: (n_s, r), r = min(n_s, hi + 1)
+        fac = {o: _pinv_factors(RX[:, :o + 1]) for o in (lo, hi)}
+        a = QX @ fac[lo][0][s + 1]  # OLS weights of the coefficient of x^{s+1} (scaled basis), order lo
+        parts[side] = dict(xs=xs, scale=scale, X=X, QX=QX, fac=fac, a2=a * a)
+        r = QX.shape[1]
+        cols[side] = width
+        width += 2 * r
+    L = np.zeros((n, width))
+    Wsq = np.zeros((n, 4))
+    for j, side in enumerate(SIDES):
+        P, mk, c = parts[side], masks[side], cols[side]
+        r = P["QX"].shape[1]
+        L[mk, c:c + r] = P["QX"]
+        L[mk, c + r:c + 2 * r] = P["a2"][:, None] * P["QX"]
+        Wsq[mk, 2 * j] = 1.0
+        Wsq[mk, 2 * j + 1] = P["a2"]
+    mom, sq = blocked_moments(Z, None, L, Wsq)
+    del L, Wsq
+    out = {}
+    for j, side in enumerate(SIDES):
+        P, c = parts[side], cols[side]
+        QX = P["QX"]
+        r = QX.shape[1]
+        W = mom[:, c:c + r].T                      # Q_X'Z (r, M)
+        G2 = mom[:, c + r:c + 2 * r].T             # Q_X' diag(a²) Z
+        zz, azz = sq[:, 2 * j], sq[:, 2 * j + 1]   # Σ Z², Σ a² Z²
+        n_s = P["xs"].size
+        coef, s2, rss, fitted_q = {}, {}, {}, {}
+        for o in (lo, hi):
+            pinv_r, basis = P["fac"][o]
+            coef[o] = pinv_r @ W                   # scaled basis
+            proj = basis.T @ W
+            rss[o] = zz - np.einsum("km,km->m", proj, proj)
+            fitted_q[o] = basis @ proj              # Π W: the fitted values' coordinates in Q_X
+        cq = fitted_q[lo]
+        var_b = azz - 2.0 * np.einsum("km,km->m", cq, G2) + np.einsum(
+            "km,kl,lm->m", cq, QX.T @ (P["a2"][:, None] * QX), cq)
+        ok = all(np.all(rss[o] >= RSS_CANCELLATION * zz) for o in (lo, hi)) and np.all(var_b >= RSS_CANCELLATION * azz)
+        if not ok:
+            rss, var_b = _explicit_global_residuals(Z, np.flatnonzero(masks[side]), P["X"], coef, P["a2"], lo, hi)
+        unscale = P["scale"] ** -np.arange(hi + 1.0)
+        for o in (lo, hi):
+            coef[o] = coef[o] * unscale[:o + 1, None]
+            s2[o] = rss[o] / max(n_s - (o + 1), 1)
+        out[side] = GlobalFit(orders=(lo, hi), coef=coef, s2=s2, var_coef=var_b * unscale[s + 1] ** 2, sum_sq=zz)
+    return out
+
+
+def _explicit_global_residuals(Z, rows, X, coef, a2, lo, hi):
+    """RSS of both orders and Σ a² ê² of order ``lo``, from residuals ê = Z - X β̂ formed block by
+    block (the pass :func:`_global_fits` falls back on when the moment identities lose digits)."""
+    m = Z.shape[1]
+    rss = {lo: np.zeros(m), hi: np.zeros(m)}
+    var_b = np.zeros(m)
+    for blk in row_blocks(rows.size, m):
+        z = Z.take(rows[blk]) if isinstance(Z, CentredRows) else Z[rows[blk]]
+        for o in (lo, hi):
+            e = z - X[blk, :o + 1] @ coef[o]
+            e *= e
+            rss[o] += e.sum(axis=0)
+            if o == lo:
+                var_b += a2[blk] @ e
+    return rss, var_b
+
+
+def _flat_columns(Y: np.ndarray, glob: dict, masks: dict, unit: float) -> np.ndarray:
+    """Columns whose range is at most ``FLAT_RANGE`` × ``unit``.  Each Z = (Y - C)/unit is
+    centred inside its column's range, so Σ_side Z² / n_side > FLAT_RANGE² (with a margin for
+    rounding) proves a column is not flat; the range is computed only for the other columns."""
+    m = Y.shape[1]
+    certain = np.zeros(m, dtype=bool)
+    for side in SIDES:
+        certain |= glob[side].sum_sq > (1.1 * FLAT_RANGE) ** 2 * max(int(masks[side].sum()), 1)
+    cand = np.flatnonzero(~certain)
+    flat = np.zeros(m, dtype=bool)
+    if cand.size:
+        lo = np.full(cand.size, np.inf)
+        hi = np.full(cand.size, -np.inf)
+        for blk in row_blocks(Y.shape[0], cand.size):
+            b = Y[blk][:, cand]
+            lo = np.minimum(lo, b.min(axis=0))
+            hi = np.maximum(hi, b.max(axis=0))
+        flat[cand] = (hi - lo) / unit <= FLAT_RANGE
+    return flat
 
 
 def _kth_nearest(xs_abs: np.ndarray, k: int) -> float:
@@ -206,20 +323,23 @@ def bandwidth_from_matrix(
     coverage_correction: bool = False,
     integrate: bool | None = None,
     min_units: int = DEFAULT_MIN_UNITS,
+    value_range: tuple[float, float] | None = None,
 ) -> BandwidthSelection:
     """The plug-in on a prepared outcome matrix ``Y`` (n × M) and centred running variable.
 
     Inputs are trusted (validated by :func:`select_bandwidth` or ``r3d``).  ``integrate``
     (default: method == "frechet") returns one IMSE bandwidth instead of one per column;
     ``min_units``: the selected window holds at least this many units on each side (or all of
-    a side's units if it has fewer), and at least p + 2.
+    a side's units if it has fewer), and at least p + 2.  ``value_range``: (min Y, max Y) when
+    already known (saves a pass).  Memory: Y is read in blocks of rows, never copied.
     """
     xc = np.asarray(xc, dtype=float)
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
-    # scale-free: every pilot below is computed on Y = centre + scale · Z and reported in Y's units
-    Y, _, y_scale = standardise(Y)
+    # scale-free: every pilot below is computed on Z = (Y - centre) / y_scale (read in blocks of
+    # rows, never copied whole) and reported in Y's units
+    Z, y_scale = standardised_rows(Y, value_range)
     q = np.asarray(quantiles, dtype=float)
     n = xc.size
     integ = (method == "frechet") if integrate is None else integrate
@@ -254,18 +374,20 @@ def bandwidth_from_matrix(
     for side in SIDES:
         cB[side], cV[side] = bias_variance_constants(kernel, s, side)
         cBd[side], cVd[side] = bias_variance_constants(kernel, s + 1, side, coefficient=s + 1)
+
+    # Steps 2 and 3's global polynomials (orders s + 2 and s + 3), one pass over the rows
+    glob = _global_fits(xc, masks, Z, s)
     # columns that do not vary at all (e.g. a quantile where every unit has the same value):
     # their bias and variance are exactly 0, whatever rounding noise the fits leave
-    flat = np.ptp(Y, axis=0) <= 1e-12 * max(1.0, float(np.abs(Y).max()))
+    flat = _flat_columns(Y, glob, masks, y_scale)
 
     # Step 2: rough pilot h0 from global polynomials of order s + 2
     Bg, Vg, Rg = {}, {}, np.zeros(Y.shape[1])
     for side in SIDES:
-        coef, resid, A, s2 = _global_poly(xc[masks[side]], Y[masks[side]], s + 2)
-        var_b = (A[s + 1][:, None] ** 2 * resid**2).sum(axis=0)
-        Bg[side] = cB[side] * coef[s + 1]
-        Vg[side] = s2 * cV[side] / f_hat
-        Rg = Rg + 3.0 * cB[side] ** 2 * var_b
+        g = glob[side]
+        Bg[side] = cB[side] * g.coef[s + 2][s + 1]
+        Vg[side] = g.s2[s + 2] * cV[side] / f_hat
+        Rg = Rg + 3.0 * cB[side] ** 2 * g.var_coef
     num0 = np.where(flat, 0.0, Vg["+"] + Vg["-"])
     den0 = np.where(flat, 0.0, (Bg["+"] - Bg["-"]) ** 2 + Rg)
     h0 = np.clip(_plugin(num0, den0, q, n, s, h_min, h_max, integ), h_min, h_max)
@@ -273,9 +395,9 @@ def bandwidth_from_matrix(
     # Step 3: derivative-rate pilot b and the (s+1)-th coefficient from an order s+1 local fit
     b, beta, var_beta = {}, {}, {}
     for side in SIDES:
-        coef, _, _, s2 = _global_poly(xc[masks[side]], Y[masks[side]], s + 3)
-        num_b = np.where(flat, 0.0, (2 * s + 3) * s2 * cVd[side])
-        den_b = np.where(flat, 0.0, 2.0 * (cBd[side] * coef[s + 2]) ** 2 * n * f_hat)
+        g = glob[side]
+        num_b = np.where(flat, 0.0, (2 * s + 3) * g.s2[s + 3] * cVd[side])
+        den_b = np.where(flat, 0.0, 2.0 * (cBd[side] * g.coef[s + 3][s + 2]) ** 2 * n * f_hat)
         if integ:
             num_b, den_b = _integrate(num_b, q), _integrate(den_b, q)
         num_b, den_b = np.asarray(num_b, dtype=float), np.asarray(den_b, dtype=float)
@@ -285,19 +407,17 @@ def bandwidth_from_matrix(
                    * BOUND_MARGIN, h_max)
         bb = np.where((np.asarray(den_b) <= 0) | ~np.isfinite(bb), h_max, bb)
         b[side] = np.clip(bb, b_lo, h_max)
-        fit = local_poly_fit(xc, Y, b[side], s + 1, kernel, side, labels=q)
+        # Σ_i a_i² ê_i² with a_i the weights of β̂_{s+1} and ê the residuals of this fit
+        fit, var_beta[side] = local_poly_fit_rss(xc, Z, b[side], s + 1, kernel, side, labels=q, weights=s + 1)
         beta[side] = fit.coefficient(s + 1)
-        e = np.where(fit.k_active > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
-        a = fit.coefficient_weights_active(s + 1)
-        var_beta[side] = (a**2 * e**2).sum(axis=0)
 
     # Step 4: residual variance at the pilot h0 (order-s local fit, every unit in the window)
     sigma2 = {}
     for side in SIDES:
-        fit = local_poly_fit(xc, Y, h0, s, kernel, side, labels=q)
+        fit, ss = local_poly_fit_rss(xc, Z, h0, s, kernel, side, labels=q, weights="kernel")
         kw = fit.k_active
-        e = np.where(kw > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
-        sigma2[side] = (kw * e**2).sum(axis=0) / kw.sum(axis=0)
+        total = float(kw[:, 0].sum()) if fit.shared else kw.sum(axis=0)
+        sigma2[side] = ss / total
 
     # Step 5: plug-in with regularisation
     Bq = {side: cB[side] * beta[side] for side in SIDES}

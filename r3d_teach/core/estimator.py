@@ -218,8 +218,8 @@ def r3d(
                          cluster=cluster, data=data, unit=unit, quantile_method=opt.quantile_method)
     q = inp.quantiles
     _, multipliers = check_inference(opt, inp, test_ranges, multipliers)
-    Z, scale = safe_scale(inp.Q)
-    floor = NOISE_FLOOR * float(np.max(np.abs(Z)))
+    Z, scale = safe_scale(inp.Q, top=inp.abs_max())
+    floor = NOISE_FLOOR * (inp.abs_max() / scale)  # = max|Z| (scale is a power of two)
 
     # 2. bandwidths h and b
     bw = resolve_bandwidths(inp, h, b, opt)

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frechet import isotonic_projection
-from .locpoly import BiasCorrectedFit, side_mask
+from .locpoly import BiasCorrectedFit, broadcast_column, side_mask
+from .quantiles import row_blocks
 from .residuals import bootstrap_residuals, nn_residuals
 
 __all__ = ["Influence", "side_influence", "sharp_influence", "fuzzy_influence", "cluster_sums",
@@ -46,20 +47,41 @@ __all__ = ["Influence", "side_influence", "sharp_influence", "fuzzy_influence", 
 class Influence:
     """Linearisation of the estimate: τ̂(q) - τ(q) ≈ Σ_i terms_i(q) (Van Dijcke 2025, A-4.3).
 
-    ``rows``: the units with a term (inside some window), ``terms`` (n_r, M); sharp designs also
-    keep the two boundary curves' parts ``plus``/``minus`` (m̂_± - m_± ≈ Σ_i ±parts_i) for the
-    Gini test; ``clusters``: the cluster code of each row (None: every unit its own cluster).
+    ``rows``: the units with a term (inside some window), ``terms`` (n_r, M); ``clusters``: the
+    cluster code of each row (None: every unit its own cluster).  Sharp designs also mark the
+    rows on the right side (``right``), which gives the two boundary curves' parts ``plus`` and
+    ``minus`` (m̂_± - m_± ≈ Σ_i ±parts_i, for the Gini test): the sides' windows are disjoint,
+    so terms = plus on the right and -minus on the left.
     """
 
     rows: np.ndarray
     terms: np.ndarray
-    plus: np.ndarray | None = None
-    minus: np.ndarray | None = None
     clusters: np.ndarray | None = None
+    right: np.ndarray | None = None
+
+    @property
+    def plus(self) -> np.ndarray | None:
+        """The right boundary curve's part φ^+ (n_r, M): the terms on the right, 0 on the left."""
+        if self.right is None:
+            return None
+        return np.where(self.right[:, None], self.terms, 0.0)
+
+    @property
+    def minus(self) -> np.ndarray | None:
+        """The left boundary curve's part φ^- (n_r, M): minus the terms on the left, 0 on the right."""
+        if self.right is None:
+            return None
+        return np.where(self.right[:, None], 0.0, np.subtract(0.0, self.terms))
 
     def se(self) -> np.ndarray:
         """Pointwise standard error √Σ_g (Σ_{i∈g} terms_i)² (g: clusters, or units)."""
-        return np.sqrt(np.sum(cluster_sums(self.terms, self.clusters) ** 2, axis=0))
+        if self.clusters is not None:
+            return np.sqrt(np.sum(cluster_sums(self.terms, self.clusters) ** 2, axis=0))
+        ss = np.zeros(self.terms.shape[1:])
+        for blk in row_blocks(self.terms.shape[0], int(np.prod(self.terms.shape[1:]))):
+            t = self.terms[blk]
+            ss += (t * t).sum(axis=0)
+        return np.sqrt(ss)
 
     def full(self, n_units: int) -> np.ndarray:
         """The (n_units, M) matrix of terms, zero for units without one."""
@@ -71,9 +93,7 @@ class Influence:
         """The terms of the outcome multiplied by ``scale``."""
         if scale == 1.0:
             return self
-        mul = (lambda a: None if a is None else a * scale)
-        return Influence(rows=self.rows, terms=self.terms * scale, plus=mul(self.plus), minus=mul(self.minus),
-                         clusters=self.clusters)
+        return Influence(rows=self.rows, terms=self.terms * scale, clusters=self.clusters, right=self.right)
 
 
 def cluster_sums(terms: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
@@ -124,7 +144,8 @@ def cluster_leverage_residuals(bias, rows: np.ndarray, clusters: np.ndarray, e: 
 
 def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
                    project: np.ndarray | None = None, floor: float = 0.0,
-                   clusters: np.ndarray | None = None) -> np.ndarray:
+                   clusters: np.ndarray | None = None, out: np.ndarray | None = None,
+                   dest: np.ndarray | None = None, negate: bool = False) -> np.ndarray:
     """Influence terms of one bias-corrected boundary value, on ``fit.rows``:
 
         φ_i(q) = ω_i(q) ê_i(q),   ê_i = Y_i - (order-p fit at b)(X̃_i),
@@ -136,43 +157,64 @@ def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
     of ``fit.rows``), "hc3" becomes its cluster version CR3
     (:func:`cluster_leverage_residuals`).  Residuals smaller than ``floor`` in absolute value
     are rounding noise and set to zero.
+
+    The terms are computed in blocks of units (memory: one block beyond the result).  ``out``,
+    ``dest``: write them into the rows ``dest`` of ``out`` (with the sign flipped when
+    ``negate``: 0 - φ) instead of a new (n_r, M) array; returns the array written.
     """
-    Y = np.asarray(Y, dtype=float)
+    if not isinstance(Y, np.ndarray) or Y.dtype != float:
+        Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
     rows, bias = fit.rows, fit.bias
-    active = fit.omega != 0
-    if rule == "nn":
-        nn = nn_residuals(bias.xc, Y, side_mask(bias.xc, fit.side))[rows]
-        e = bootstrap_residuals(Y[rows], None, None, active, rule, nn)
-    else:
-        fitted = bias.fitted_at(rows)
-        if project is not None:
-            fitted = isotonic_projection(fitted, project)
-        lev = bias.active_values(bias.lev_active, rows)
-        if rule == "hc3" and clusters is not None:
+    M = fit.omega.shape[1]
+    if out is None:
+        out, dest = np.empty((rows.size, M)), np.arange(rows.size)
+    if rule == "nn" or (rule == "hc3" and clusters is not None):
+        active = fit.omega != 0
+        if rule == "nn":
+            nn = nn_residuals(bias.xc, Y, side_mask(bias.xc, fit.side))[rows]
+            e = bootstrap_residuals(Y[rows], None, None, active, rule, nn)
+        else:
+            fitted = bias.fitted_at(rows)
+            if project is not None:
+                fitted = isotonic_projection(fitted, project)
             e = cluster_leverage_residuals(bias, rows, clusters, np.where(active, Y[rows] - fitted, 0.0))
             e = np.where(active, e, 0.0)
-        else:
-            e = bootstrap_residuals(Y[rows], fitted, lev, active, rule)
-    if floor > 0:
-        e = np.where(np.abs(e) < floor, 0.0, e)
-    return fit.omega * e
+        if floor > 0:
+            e = np.where(np.abs(e) < floor, 0.0, e)
+        phi = fit.omega * e
+        out[dest] = np.subtract(0.0, phi) if negate else phi
+        return out
+    col = broadcast_column(fit.omega)
+    for blk in row_blocks(rows.size, M):
+        r = rows[blk]
+        om = fit.omega[blk] if col is None else col[blk]
+        fitted = bias.fitted_at(r)
+        if project is not None:
+            fitted = isotonic_projection(fitted, project)
+        lev = bias.values_at(bias.lev_active, r)
+        e = bootstrap_residuals(Y[r], fitted, lev, om != 0, rule)
+        if floor > 0:
+            e = np.where(np.abs(e) < floor, 0.0, e)
+        phi = om * e
+        out[dest[blk]] = np.subtract(0.0, phi) if negate else phi
+    return out
 
 
 def sharp_influence(fit_plus: BiasCorrectedFit, fit_minus: BiasCorrectedFit, Y: np.ndarray,
                     rule: str = "hc3", project: np.ndarray | None = None,
                     clusters: np.ndarray | None = None, floor: float = 0.0) -> Influence:
-    """τ̂ = m̂_+ - m̂_-: terms φ^+ - φ^- on the units of both windows (the sides are disjoint)."""
+    """τ̂ = m̂_+ - m̂_-: terms φ^+ - φ^- on the units of both windows (the sides are disjoint, so
+    each row holds φ^+ (right) or -φ^- (left); one (n_r, M) array)."""
     rows = np.union1d(fit_plus.rows, fit_minus.rows)
-    parts = {}
+    terms = np.empty((rows.size, fit_plus.omega.shape[1]))  # every row lies in one side's window
     for side, fit in (("+", fit_plus), ("-", fit_minus)):
-        full = np.zeros((rows.size, fit.omega.shape[1]))
         cl = None if clusters is None else clusters[fit.rows]
-        full[np.searchsorted(rows, fit.rows)] = side_influence(fit, Y, rule, project, floor, cl)
-        parts[side] = full
-    return Influence(rows=rows, terms=parts["+"] - parts["-"], plus=parts["+"], minus=parts["-"],
-                     clusters=None if clusters is None else clusters[rows])
+        side_influence(fit, Y, rule, project, floor, cl, out=terms, dest=np.searchsorted(rows, fit.rows),
+                       negate=side == "-")
+    return Influence(rows=rows, terms=terms, clusters=None if clusters is None else clusters[rows],
+                     right=side_mask(fit_plus.conventional.xc[rows], "+"))
 
 
 def fuzzy_influence(numerator: Influence, t_plus: BiasCorrectedFit, t_minus: BiasCorrectedFit,

@@ -38,8 +38,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .kernels import get_kernel
+from .quantiles import CentredRows, row_blocks, take_rows
 
-__all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "bias_corrected_fit", "side_mask", "SIDES"]
+__all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "local_poly_fit_rss", "bias_corrected_fit",
+           "side_mask", "SIDES", "blocked_moments"]
+
+#: a weighted residual sum of squares taken from moments, Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, is
+#: kept when it is at least this fraction of Σ w Y² (at most about three digits lost to
+#: cancellation); below it the residuals are formed explicitly, in a second pass
+RSS_CANCELLATION = 1e-3
 
 #: the two sides of the cutoff: "+" (x >= cutoff, treated, "right") and "-" (x < cutoff, "left")
 SIDES = ("+", "-")
@@ -91,6 +98,11 @@ class OneSidedFit:
     def n_columns(self) -> int:
         return self.coef.shape[1]
 
+    @property
+    def shared(self) -> bool:
+        """One bandwidth for every column: the per-unit arrays are one column broadcast to M."""
+        return self.sinv.ndim == 2
+
     def _full(self, a: np.ndarray) -> np.ndarray:
         out = np.zeros((self.xc.size, self.n_columns))
         out[self.rows] = a
@@ -125,8 +137,12 @@ class OneSidedFit:
 
     def coefficient_weights_active(self, k: int) -> np.ndarray:
         """(n_a, M) weights a_i on the active rows with β̂_k = Σ_i a_i Y_i:
-        a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights)."""
-        C = self.sinv[:, k][:, None] if self.sinv.ndim == 2 else self.sinv[:, :, k].T
+        a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights).  With one bandwidth
+        this is one column broadcast to M (a read-only view)."""
+        if self.shared:
+            col = self.k_active[:, :1] * _horner(self._u(self.rows), self.sinv[:, k][:, None]) / self.h[0] ** k
+            return np.broadcast_to(col, (self.rows.size, self.n_columns))
+        C = self.sinv[:, :, k].T
         return self.k_active * _horner(self._u(self.rows), C) / self.h[None, :] ** k
 
     def fitted_active(self) -> np.ndarray:
@@ -143,11 +159,57 @@ class OneSidedFit:
 
     def active_values(self, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Values of an active-row array ``a`` (n_a, M) at ``rows`` (sorted unit indices), 0 off
-        this fit's active rows."""
+        this fit's active rows.  A broadcast column stays one column (a read-only view)."""
+        col = broadcast_column(a)
+        if col is not None:
+            out = np.zeros((rows.size, 1))
+            out[np.searchsorted(rows, self.rows)] = col
+            return np.broadcast_to(out, (rows.size, self.n_columns))
         out = np.zeros((rows.size, self.n_columns))
         pos = np.searchsorted(rows, self.rows)
         out[pos] = a
         return out
+
+    def values_at(self, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Values of an active-row array ``a`` (n_a, M) at some sorted unit indices ``rows`` (a
+        block of them: any subset), 0 where a row is not active.  A broadcast column stays one
+        column, shape (r, 1)."""
+        pos = np.minimum(np.searchsorted(self.rows, rows), max(self.rows.size - 1, 0))
+        hit = (self.rows[pos] == rows) if self.rows.size else np.zeros(rows.size, dtype=bool)
+        col = broadcast_column(a)
+        src = a if col is None else col
+        return np.where(hit[:, None], src[pos], 0.0) if self.rows.size else np.zeros((rows.size, src.shape[1]))
+
+
+def broadcast_column(a: np.ndarray) -> np.ndarray | None:
+    """The (r, 1) column behind an (r, M) array that repeats one column with stride 0 (as
+    ``np.broadcast_to`` makes), else None."""
+    if a.ndim == 2 and (a.shape[1] == 1 or a.strides[1] == 0):
+        return a[:, :1]
+    return None
+
+
+def blocked_moments(Y, rows: np.ndarray | None, L: np.ndarray, Wsq: np.ndarray | None = None):
+    """Y_r' L (M × k) and, with ``Wsq``, (Y_r ∘ Y_r)' Wsq (M × k2), where Y_r are the rows
+    ``rows`` of Y (sorted indices; None: all rows) and L, Wsq hold one row per row of Y_r.  Y
+    is a matrix or a :class:`r3d_teach.core.quantiles.CentredRows`; its rows are read in blocks
+    (Y_r is never copied as a whole).
+
+    >>> import numpy as np
+    >>> Y = np.arange(6.0).reshape(3, 2)
+    >>> A, B = blocked_moments(Y, np.array([0, 2]), np.ones((2, 1)), np.ones((2, 1)))
+    >>> A.ravel().tolist(), B.ravel().tolist()          # column sums and sums of squares of rows 0, 2
+    ([4.0, 6.0], [16.0, 26.0])
+    """
+    m = Y.shape[1]
+    A = np.zeros((m, L.shape[1]))
+    B = None if Wsq is None else np.zeros((m, Wsq.shape[1]))
+    for blk in row_blocks(Y.shape[0] if rows is None else rows.size, m):
+        z = take_rows(Y, blk if rows is None else rows[blk])
+        A += z.T @ L[blk]
+        if Wsq is not None:
+            B += np.multiply(z, z).T @ Wsq[blk]
+    return A, B
 
 
 def _horner(u: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -184,7 +246,9 @@ def local_poly_fit(
     Parameters
     ----------
     xc : (n,) running variable centred at the cutoff.
-    Y : (n, M) or (n,) outcomes (e.g. the unit quantile matrix, or a treatment indicator).
+    Y : (n, M) or (n,) outcomes (e.g. the unit quantile matrix, or a treatment indicator), or a
+        :class:`r3d_teach.core.quantiles.CentredRows`.  Only the rows inside the window are read,
+        in blocks (never copied as a whole).
     h : scalar bandwidth, or (M,) one per column.
     p : order; kernel : kernel name; side : "+" or "-".
     labels : optional (M,) column labels (quantile levels) used in error messages.
@@ -197,10 +261,38 @@ def local_poly_fit(
         If fewer than p + 1 units have positive kernel weight on the side, or the local
         design matrix is numerically singular (e.g. ties in X̃).
     """
+    return _fit(xc, Y, h, p, kernel, side, labels, unit_weights)[0]
+
+
+def local_poly_fit_rss(xc, Y, h, p: int, kernel: str = "triangular", side: str = "+",
+                       labels: np.ndarray | None = None, weights: str | int = "kernel"):
+    """:func:`local_poly_fit` and a weighted residual sum of squares over the window,
+
+        RSS(q) = Σ_i w_i(q) ê_i(q)²,   ê_i = Y_i - r_p(X̃_i/h)'α̂ (units with K_i > 0),
+
+    with w_i = K_i (``weights="kernel"``) or w_i = a_i², the squared weights of the coefficient
+    β̂_k = Σ_i a_i Y_i of X̃^k (``weights=k``, an int).  With one bandwidth for every column the
+    sums come from the same pass over the window's rows as the fit (Σ w Y², Σ w r Y and
+    Σ w r r'), unless cancellation would cost more than three digits (then the residuals are
+    formed in a second pass).  Returns ``(fit, rss)``.
+
+    >>> import numpy as np
+    >>> x = np.linspace(-1, 1, 201)
+    >>> Y = np.column_stack([1 + x, (x > 0.2).astype(float)])
+    >>> fit, rss = local_poly_fit_rss(x, Y, 0.5, 1, side="+")
+    >>> e = np.where(fit.k_active > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
+    >>> bool(np.allclose(rss, (fit.k_active * e**2).sum(axis=0), rtol=1e-12, atol=1e-14))
+    True
+    """
+    return _fit(xc, Y, h, p, kernel, side, labels, None, weights)
+
+
+def _fit(xc, Y, h, p, kernel, side, labels, unit_weights, rss=None):
     xc = np.asarray(xc, dtype=float)
-    Y = np.asarray(Y, dtype=float)
-    if Y.ndim == 1:
-        Y = Y[:, None]
+    if not isinstance(Y, CentredRows):
+        Y = np.asarray(Y, dtype=float)
+        if Y.ndim == 1:
+            Y = Y[:, None]
     n, m = Y.shape
     K = get_kernel(kernel)
     hv = np.broadcast_to(np.asarray(h, dtype=float), (m,)).copy()
@@ -210,11 +302,11 @@ def local_poly_fit(
     rows = np.flatnonzero(on_side & (np.abs(xc) <= hv.max()))
     uw = None if unit_weights is None else _unit_weights(unit_weights, n)
     xa = xc[rows]
-    Ya = Y[rows]
     # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
     # a bandwidth wider than the data (a global fit) stays well conditioned; the results are
     # converted to the basis u = X̃/h: coefficient k times (d/h)^k, S⁻¹ scaled accordingly
     span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
+    ss = None
     if np.all(hv == hv[0]):
         u = xa / hv[0]
         kw = K(u) if uw is None else K(u) * uw[rows]
@@ -223,10 +315,23 @@ def local_poly_fit(
             raise ValueError(_singular_message(side, cnt, p, 0, hv[0], None))
         d = min(hv[0], span)
         R = (xa / d)[:, None] ** pw  # (n_a, p+1)
-        S = R.T @ (kw[:, None] * R)
+        kR = kw[:, None] * R
+        S = R.T @ kR
         _check_condition(S[None], side, p, hv, labels, cnt)
         Sinv = np.linalg.inv(S)
-        coef = Sinv @ ((kw[:, None] * R).T @ Ya)  # (p+1, M) in the v basis
+        if rss is None:
+            rhs, _ = blocked_moments(Y, rows, kR)  # Y_a'(K R), one pass over the window's rows
+            coef = Sinv @ rhs.T  # (p+1, M) in the v basis
+        else:
+            w = kw if rss == "kernel" else (kw * (R @ Sinv[:, rss]) / d**rss) ** 2
+            wR = w[:, None] * R
+            mom, sq = blocked_moments(Y, rows, np.hstack([kR, wR]), w[:, None])
+            coef = Sinv @ mom[:, :p + 1].T
+            # Σ w ê² = Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, exact on the units with K > 0 (w = 0 elsewhere)
+            ss = (sq[:, 0] - 2.0 * np.einsum("jm,mj->m", coef, mom[:, p + 1:])
+                  + np.einsum("jm,jk,km->m", coef, R.T @ wR, coef))
+            if np.any(~(ss >= RSS_CANCELLATION * sq[:, 0])):
+                ss = _explicit_rss(Y, rows, R, coef, kw[:, None], w[:, None])
         RS = R @ Sinv
         k_a = kw[:, None]
         w_a = (kw * RS[:, 0])[:, None]
@@ -236,6 +341,7 @@ def local_poly_fit(
         coef = coef * g[:, None]
         Sinv = Sinv * np.outer(g, g)
     else:
+        Ya = take_rows(Y, rows)
         u = xa[:, None] / hv[None, :]
         k_a = K(u) if uw is None else K(u) * uw[rows][:, None]
         cnt = (k_a > 0).sum(axis=0)
@@ -262,11 +368,26 @@ def local_poly_fit(
             for k in range(p + 1):
                 anti[j + k] += Sinv[:, k, j]
         lev_a = k_a * _horner(v, anti)
+        if rss is not None:
+            w = k_a if rss == "kernel" else (k_a * _horner(v, Sinv[:, :, rss].T) / d[None, :] ** rss) ** 2
+            e = np.where(k_a > 0, Ya - _horner(v, coef), 0.0)
+            ss = (w * e**2).sum(axis=0)
         g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
         coef = coef * g.T
         Sinv = Sinv * g[:, :, None] * g[:, None, :]
-    return OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
-                       k_active=k_a, w_active=w_a, lev_active=lev_a)
+    fit = OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
+                      k_active=k_a, w_active=w_a, lev_active=lev_a)
+    return fit, ss
+
+
+def _explicit_rss(Y, rows, R, coef, kw, w) -> np.ndarray:
+    """Σ_i w_i (Y_i - R_i α)² over the rows with K_i > 0, residuals formed block by block."""
+    out = np.zeros(Y.shape[1])
+    for blk in row_blocks(rows.size, Y.shape[1]):
+        e = take_rows(Y, rows[blk]) - R[blk] @ coef
+        e = np.where(kw[blk] > 0, e, 0.0)
+        out += (w[blk] * (e * e)).sum(axis=0)
+    return out
 
 
 def _unit_weights(w, n: int) -> np.ndarray:
@@ -306,7 +427,8 @@ class BiasCorrectedFit:
 
     With b = h and p = s + 1 this is exactly the intercept of the order-p fit at h (the
     paper's estimator).  ``rows`` are the units inside either window; ``omega`` holds ω on
-    those rows (n_r, M).
+    those rows (n_r, M) (with one h and one b for every column: one column broadcast to M, a
+    read-only view).
     """
 
     conventional: OneSidedFit  # order s at h
@@ -329,6 +451,9 @@ class BiasCorrectedFit:
     @property
     def n_in_window(self) -> int:
         """Units with positive kernel weight at h (the minimum over the grid)."""
+        col = broadcast_column(self.conventional.k_active)
+        if col is not None:
+            return int(np.count_nonzero(col > 0))
         return int((self.conventional.k_active > 0).sum(axis=0).min())
 
 
@@ -362,6 +487,11 @@ def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
     rows = np.union1d(conv.rows, bias.rows)
     w_h = conv.active_values(conv.w_active, rows)
     a_b = bias.active_values(bias.coefficient_weights_active(s + 1), rows)
-    c_h = np.sum(conv.w_active * conv.xc[conv.rows, None] ** (s + 1), axis=0)
-    omega = w_h - c_h[None, :] * a_b
+    if conv.shared and bias.shared:  # one column of weights, broadcast to the M levels
+        c = float(np.sum(conv.w_active[:, 0] * conv.xc[conv.rows] ** (s + 1)))
+        c_h = np.full(conv.n_columns, c)
+        omega = np.broadcast_to(w_h[:, :1] - c * a_b[:, :1], w_h.shape)
+    else:
+        c_h = np.sum(conv.w_active * conv.xc[conv.rows, None] ** (s + 1), axis=0)
+        omega = w_h - c_h[None, :] * a_b
     return BiasCorrectedFit(conventional=conv, bias=bias, rows=rows, omega=omega, bias_constant=c_h)

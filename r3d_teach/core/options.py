@@ -217,7 +217,8 @@ def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
     out = Bandwidths(h=h_num, b={})
     if h_num is None:
         sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
-                                    coverage_correction=opt.coverage_correction, min_units=opt.min_units)
+                                    coverage_correction=opt.coverage_correction, min_units=opt.min_units,
+                                    value_range=inp.q_range())
         out.h, out.selection = sel.h, sel
         out.b = _sides(b_num) if b_num is not None else {side: _pilot(sel.b_pilot[side]) for side in SIDES}
     else:
