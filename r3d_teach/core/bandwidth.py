@@ -58,10 +58,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
 from .kernels import bias_variance_constants, get_kernel
-from .locpoly import RSS_CANCELLATION, SIDES, blocked_moments, local_poly_fit_rss, side_mask
-from .quantiles import CentredRows, row_blocks, standardised_rows
+from .locpoly import RSS_CANCELLATION, SIDES, local_poly_fit_rss, side_mask
+from .quantiles import row_blocks, standardised_rows, take_rows
 from .summary import Summary
 
 __all__ = ["BandwidthSelection", "density_at_cutoff", "bandwidth_from_matrix", "DEFAULT_MIN_UNITS"]
@@ -183,37 +184,43 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
     """
     n, m = Z.shape
     lo, hi = s + 2, s + 3
-    parts, cols, width = {}, {}, 0
+    parts = {}
     for side in SIDES:
         xs = xc[masks[side]]
         scale = max(float(np.max(np.abs(xs))), 1e-300)
-        X = (xs / scale)[:, None] ** np.arange(hi + 1)
-        QX, RX = np.linalg.qr(X)  # QX: (n_s, r), r = min(n_s, hi + 1)
+        X = np.empty((xs.size, hi + 1), order="F")
+        X[:] = (xs / scale)[:, None] ** np.arange(hi + 1)
+        # Householder QR (LAPACK geqrf/orgqr, X overwritten); QX: (n_s, r), r = min(n_s, hi + 1)
+        QX, RX = scipy.linalg.qr(X, mode="economic", overwrite_a=True, check_finite=False)
         fac = {o: _pinv_factors(RX[:, :o + 1]) for o in (lo, hi)}
         a = QX @ fac[lo][0][s + 1]  # OLS weights of the coefficient of x^{s+1} (scaled basis), order lo
-        parts[side] = dict(xs=xs, scale=scale, X=X, QX=QX, fac=fac, a2=a * a)
-        r = QX.shape[1]
-        cols[side] = width
-        width += 2 * r
-    L = np.zeros((n, width))
-    Wsq = np.zeros((n, 4))
-    for j, side in enumerate(SIDES):
-        P, mk, c = parts[side], masks[side], cols[side]
+        parts[side] = dict(xs=xs, scale=scale, QX=QX, fac=fac, a2=a * a)
+    # one pass over Z's rows: per side Z'[Q_X, a²Q_X] and (Z∘Z)'[1, a²]; a block's rows of a side
+    # are consecutive rows of that side's design
+    for side in SIDES:
+        P = parts[side]
         r = P["QX"].shape[1]
-        L[mk, c:c + r] = P["QX"]
-        L[mk, c + r:c + 2 * r] = P["a2"][:, None] * P["QX"]
-        Wsq[mk, 2 * j] = 1.0
-        Wsq[mk, 2 * j + 1] = P["a2"]
-    mom, sq = blocked_moments(Z, None, L, Wsq)
-    del L, Wsq
+        P["W"], P["G2"], P["zz"], P["azz"] = np.zeros((m, r)), np.zeros((m, r)), np.zeros(m), np.zeros(m)
+    seen = dict.fromkeys(SIDES, 0)
+    for blk in row_blocks(n, m):
+        right = masks["+"][blk]
+        for side, idx in (("+", np.flatnonzero(right)), ("-", np.flatnonzero(~right))):
+            zs = take_rows(Z, blk.start + idx)
+            P, k = parts[side], idx.size
+            qb, ab = P["QX"][seen[side]:seen[side] + k], P["a2"][seen[side]:seen[side] + k]
+            seen[side] += k
+            P["W"] += zs.T @ qb
+            P["G2"] += zs.T @ (ab[:, None] * qb)
+            np.multiply(zs, zs, out=zs)
+            P["zz"] += zs.sum(axis=0)
+            P["azz"] += ab @ zs
     out = {}
-    for j, side in enumerate(SIDES):
-        P, c = parts[side], cols[side]
+    for side in SIDES:
+        P = parts[side]
         QX = P["QX"]
         r = QX.shape[1]
-        W = mom[:, c:c + r].T                      # Q_X'Z (r, M)
-        G2 = mom[:, c + r:c + 2 * r].T             # Q_X' diag(a²) Z
-        zz, azz = sq[:, 2 * j], sq[:, 2 * j + 1]   # Σ Z², Σ a² Z²
+        W, G2 = P["W"].T, P["G2"].T                # Q_X'Z and Q_X' diag(a²) Z (r, M)
+        zz, azz = P["zz"], P["azz"]                # Σ Z², Σ a² Z²
         n_s = P["xs"].size
         coef, s2, rss, fitted_q = {}, {}, {}, {}
         for o in (lo, hi):
@@ -227,7 +234,8 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
             "km,kl,lm->m", cq, QX.T @ (P["a2"][:, None] * QX), cq)
         ok = all(np.all(rss[o] >= RSS_CANCELLATION * zz) for o in (lo, hi)) and np.all(var_b >= RSS_CANCELLATION * azz)
         if not ok:
-            rss, var_b = _explicit_global_residuals(Z, np.flatnonzero(masks[side]), P["X"], coef, P["a2"], lo, hi)
+            rss, var_b = _explicit_global_residuals(Z, np.flatnonzero(masks[side]), P["xs"] / P["scale"], coef,
+                                                    P["a2"], lo, hi)
         unscale = P["scale"] ** -np.arange(hi + 1.0)
         for o in (lo, hi):
             coef[o] = coef[o] * unscale[:o + 1, None]
@@ -236,16 +244,18 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
     return out
 
 
-def _explicit_global_residuals(Z, rows, X, coef, a2, lo, hi):
-    """RSS of both orders and Σ a² ê² of order ``lo``, from residuals ê = Z - X β̂ formed block by
-    block (the pass :func:`_global_fits` falls back on when the moment identities lose digits)."""
+def _explicit_global_residuals(Z, rows, u, coef, a2, lo, hi):
+    """RSS of both orders and Σ a² ê² of order ``lo``, from residuals ê = Z - X β̂ (X the powers
+    of the scaled x, ``u``) formed block by block (the pass :func:`_global_fits` falls back on
+    when the moment identities lose digits)."""
     m = Z.shape[1]
     rss = {lo: np.zeros(m), hi: np.zeros(m)}
     var_b = np.zeros(m)
     for blk in row_blocks(rows.size, m):
-        z = Z.take(rows[blk]) if isinstance(Z, CentredRows) else Z[rows[blk]]
+        z = take_rows(Z, rows[blk])
+        X = u[blk, None] ** np.arange(hi + 1)
         for o in (lo, hi):
-            e = z - X[blk, :o + 1] @ coef[o]
+            e = z - X[:, :o + 1] @ coef[o]
             e *= e
             rss[o] += e.sum(axis=0)
             if o == lo:
@@ -253,14 +263,15 @@ def _explicit_global_residuals(Z, rows, X, coef, a2, lo, hi):
     return rss, var_b
 
 
-def _flat_columns(Y: np.ndarray, glob: dict, masks: dict, unit: float) -> np.ndarray:
-    """Columns whose range is at most ``FLAT_RANGE`` × ``unit``.  Each Z = (Y - C)/unit is
-    centred inside its column's range, so Σ_side Z² / n_side > FLAT_RANGE² (with a margin for
-    rounding) proves a column is not flat; the range is computed only for the other columns."""
+def _flat_columns(Y: np.ndarray, glob: dict, masks: dict, spread: float, unit: float) -> np.ndarray:
+    """Columns whose range is at most ``FLAT_RANGE`` × ``spread`` (the largest deviation of Y from
+    its median).  Each Z = (Y - C) / unit is centred inside its column's range, so
+    Σ_side Z² / n_side > (FLAT_RANGE · spread / unit)² (with a margin for rounding) proves a
+    column is not flat; the range is computed only for the other columns."""
     m = Y.shape[1]
     certain = np.zeros(m, dtype=bool)
     for side in SIDES:
-        certain |= glob[side].sum_sq > (1.1 * FLAT_RANGE) ** 2 * max(int(masks[side].sum()), 1)
+        certain |= glob[side].sum_sq > (1.1 * FLAT_RANGE * spread / unit) ** 2 * max(int(masks[side].sum()), 1)
     cand = np.flatnonzero(~certain)
     flat = np.zeros(m, dtype=bool)
     if cand.size:
@@ -270,20 +281,23 @@ def _flat_columns(Y: np.ndarray, glob: dict, masks: dict, unit: float) -> np.nda
             b = Y[blk][:, cand]
             lo = np.minimum(lo, b.min(axis=0))
             hi = np.maximum(hi, b.max(axis=0))
-        flat[cand] = (hi - lo) / unit <= FLAT_RANGE
+        flat[cand] = (hi - lo) / spread <= FLAT_RANGE
     return flat
 
 
-def _kth_nearest(xs_abs: np.ndarray, k: int) -> float:
+def _kth(values: np.ndarray, k: int) -> float:
+    """The k-th smallest of sorted ``values`` (the largest when there are fewer than k)."""
+    return float(values[min(k, values.size) - 1])
+
+
+def _sorted_distances(xs_abs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|X̃| on one side sorted, and its distinct values (sorted): the k-th nearest unit and the
+    k-th nearest distinct value (mass points count once, as rdrobust's ``masspoints="adjust"``)."""
     srt = np.sort(xs_abs)
-    return float(srt[min(k, srt.size) - 1])
-
-
-def _kth_distinct(xs_abs: np.ndarray, k: int) -> float:
-    """Distance to the k-th nearest distinct value of x (mass points count once), as
-    rdrobust's ``masspoints="adjust"``."""
-    u = np.unique(xs_abs)
-    return float(u[min(k, u.size) - 1])
+    keep = np.empty(srt.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(srt[1:], srt[:-1], out=keep[1:])
+    return srt, srt[keep]
 
 
 def _ratio_to_h(num, den, n, s, h_min, h_max):
@@ -337,9 +351,9 @@ def bandwidth_from_matrix(
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
-    # scale-free: every pilot below is computed on Z = (Y - centre) / y_scale (read in blocks of
-    # rows, never copied whole) and reported in Y's units
-    Z, y_scale = standardised_rows(Y, value_range)
+    # scale-free: every pilot below is computed on Z = (Y - centre) / Z.unit, each column centred
+    # (read in blocks of rows, never copied whole), and reported in Y's units
+    Z, spread = standardised_rows(Y, value_range)
     q = np.asarray(quantiles, dtype=float)
     n = xc.size
     integ = (method == "frechet") if integrate is None else integrate
@@ -349,7 +363,8 @@ def bandwidth_from_matrix(
         raise ValueError("x: the estimated density of x at the cutoff is zero; no units near the cutoff")
     masks = {side: side_mask(xc, side) for side in SIDES}
     absx = np.abs(xc)
-    distinct = {side: np.unique(absx[masks[side]]).size for side in SIDES}
+    dist = {side: _sorted_distances(absx[masks[side]]) for side in SIDES}  # (all, distinct) per side
+    distinct = {side: dist[side][1].size for side in SIDES}
     for side in SIDES:
         where = "right (x >= cutoff)" if side == "+" else "left (x < cutoff)"
         if distinct[side] < p + 2:
@@ -365,8 +380,7 @@ def bandwidth_from_matrix(
                       "with so few support points is fragile", UserWarning, stacklevel=3)
     h_max = float(absx.max())
     k_min = max(p + 2, int(min_units))
-    h_min = max(max(_kth_nearest(absx[masks[side]], k_min), _kth_distinct(absx[masks[side]], p + 2))
-                for side in SIDES) * BOUND_MARGIN
+    h_min = max(max(_kth(dist[side][0], k_min), _kth(dist[side][1], p + 2)) for side in SIDES) * BOUND_MARGIN
     h_min = min(h_min, h_max)
     # a side with too few distinct values for the global pilots (order s + 3) gets the whole side
     global_ok = all(distinct[side] >= s + 4 for side in SIDES)
@@ -379,7 +393,7 @@ def bandwidth_from_matrix(
     glob = _global_fits(xc, masks, Z, s)
     # columns that do not vary at all (e.g. a quantile where every unit has the same value):
     # their bias and variance are exactly 0, whatever rounding noise the fits leave
-    flat = _flat_columns(Y, glob, masks, y_scale)
+    flat = _flat_columns(Y, glob, masks, spread, Z.unit)
 
     # Step 2: rough pilot h0 from global polynomials of order s + 2
     Bg, Vg, Rg = {}, {}, np.zeros(Y.shape[1])
@@ -403,8 +417,7 @@ def bandwidth_from_matrix(
         num_b, den_b = np.asarray(num_b, dtype=float), np.asarray(den_b, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             bb = (num_b / den_b) ** (1.0 / (2 * s + 5))
-        b_lo = min(max(_kth_nearest(absx[masks[side]], s + 3), _kth_distinct(absx[masks[side]], max(s + 3, p + 2)))
-                   * BOUND_MARGIN, h_max)
+        b_lo = min(max(_kth(dist[side][0], s + 3), _kth(dist[side][1], max(s + 3, p + 2))) * BOUND_MARGIN, h_max)
         bb = np.where((np.asarray(den_b) <= 0) | ~np.isfinite(bb), h_max, bb)
         b[side] = np.clip(bb, b_lo, h_max)
         # Σ_i a_i² ê_i² with a_i the weights of β̂_{s+1} and ê the residuals of this fit
@@ -441,7 +454,7 @@ def bandwidth_from_matrix(
     h_out = float(h) if integ else np.asarray(h, dtype=float)
     b_out = {side: float(b[side]) if np.ndim(b[side]) == 0 else np.asarray(b[side]) for side in SIDES}
     # back to Y's units (diagnostics only; for |y| near 1e308 the variances overflow to inf)
-    sc = np.float64(y_scale)
+    sc = np.float64(Z.unit)
     with np.errstate(over="ignore"):
         sc2 = sc * sc
     return BandwidthSelection(

@@ -99,11 +99,11 @@ def check_boot_budget(n_boot: int, n_units: int, n_quantiles: int, n_ranges: int
             "is ample for 95 % bands)")
 
 
-def covariance_root(phi: np.ndarray) -> np.ndarray:
+def covariance_root(phi: np.ndarray, gram: np.ndarray | None = None) -> np.ndarray:
     """An M × M matrix R with R'R = Φ'Φ: the Cholesky factor (unique and continuous in Φ), or
     the symmetric eigen-root when Φ'Φ is singular.  Gaussian draws η_b R then have exactly the
-    law of Σ_i ξ_ib φ_i."""
-    S = phi.T @ phi
+    law of Σ_i ξ_ib φ_i.  ``gram``: Φ'Φ when already computed (Φ is then not read)."""
+    S = phi.T @ phi if gram is None else gram
     try:
         return np.linalg.cholesky(S).T
     except np.linalg.LinAlgError:
@@ -231,7 +231,10 @@ def multiplier_bootstrap(
     clusters : optional cluster code of each row of ``phi``: one multiplier per cluster,
         G_b = Σ_g ξ_gb Σ_{i∈g} phi_i (clustered bands and tests).
     """
-    phi = np.asarray(phi, dtype=float)
+    # lazily computed terms (r3d_teach.core.influence.LazyTerms) may carry Φ'Φ: then Φ is not read
+    gram = getattr(phi, "gram", None)
+    if gram is None or multipliers is not None or gini_parts is not None or clusters is not None:
+        phi, gram = np.asarray(phi, dtype=float), None
     phi_rows = phi
     tau = np.asarray(tau, dtype=float)
     q = np.asarray(quantiles, dtype=float)
@@ -247,7 +250,7 @@ def multiplier_bootstrap(
     if multipliers is None and gini_parts is None and n > m:
         # Gaussian multipliers in M dimensions: η_b R with R'R = Φ'Φ has the law of Σ_i ξ_ib φ_i
         # and needs M instead of n normals (and an M × M instead of an n × M product) per draw
-        phi = covariance_root(phi)
+        phi = covariance_root(phi, gram)
         n = m
     if multipliers is not None:
         xi_all = check_multipliers(multipliers, n_all)

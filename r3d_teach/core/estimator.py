@@ -234,7 +234,8 @@ def r3d(
 
     # 5. influence terms and standard errors (fuzzy: delta method with the first stage)
     influence = sharp_influence(fits["+"], fits["-"], Z, opt.residuals,
-                                q if opt.method == "frechet" else None, inp.clusters, floor=floor)
+                                q if opt.method == "frechet" else None, inp.clusters, floor=floor,
+                                gram=opt.n_boot > 0)
     if inp.clusters is not None:
         _check_cluster_count(inp.clusters, fits)
     tau_z, tau_conv_z, first_stage, fs_influence, t_fits = numerator, numerator_conv, None, None, None

@@ -41,7 +41,7 @@ from .kernels import get_kernel
 from .quantiles import CentredRows, row_blocks, take_rows
 
 __all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "local_poly_fit_rss", "bias_corrected_fit",
-           "side_mask", "SIDES", "blocked_moments"]
+           "side_mask", "SIDES", "blocked_moments", "union_rows"]
 
 #: a weighted residual sum of squares taken from moments, Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, is
 #: kept when it is at least this fraction of Σ w Y² (at most about three digits lost to
@@ -181,6 +181,20 @@ class OneSidedFit:
         return np.where(hit[:, None], src[pos], 0.0) if self.rows.size else np.zeros((rows.size, src.shape[1]))
 
 
+def union_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two arrays of unit indices (``np.union1d``), through a mask over the
+    units: O(n), no sort or hash table.
+
+    >>> union_rows(np.array([0, 4, 5]), np.array([2, 4])).tolist()
+    [0, 2, 4, 5]
+    """
+    n = int(max(np.max(a, initial=-1), np.max(b, initial=-1))) + 1
+    mask = np.zeros(n, dtype=bool)
+    mask[a] = True
+    mask[b] = True
+    return np.flatnonzero(mask)
+
+
 def broadcast_column(a: np.ndarray) -> np.ndarray | None:
     """The (r, 1) column behind an (r, M) array that repeats one column with stride 0 (as
     ``np.broadcast_to`` makes), else None."""
@@ -189,27 +203,32 @@ def broadcast_column(a: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def blocked_moments(Y, rows: np.ndarray | None, L: np.ndarray, Wsq: np.ndarray | None = None):
-    """Y_r' L (M × k) and, with ``Wsq``, (Y_r ∘ Y_r)' Wsq (M × k2), where Y_r are the rows
-    ``rows`` of Y (sorted indices; None: all rows) and L, Wsq hold one row per row of Y_r.  Y
-    is a matrix or a :class:`r3d_teach.core.quantiles.CentredRows`; its rows are read in blocks
-    (Y_r is never copied as a whole).
+def blocked_moments(Y, rows: np.ndarray | None, L, w: np.ndarray | None = None):
+    """Y_r' L (M × k) for each matrix L (or a tuple of them) and, with ``w``, (Y_r ∘ Y_r)' w (M,),
+    where Y_r are the rows ``rows`` of Y (sorted indices; None: all rows) and L, w hold one row
+    per row of Y_r.  Y is a matrix or a :class:`r3d_teach.core.quantiles.CentredRows`; its rows
+    are read in blocks (Y_r is never copied as a whole).
 
     >>> import numpy as np
     >>> Y = np.arange(6.0).reshape(3, 2)
-    >>> A, B = blocked_moments(Y, np.array([0, 2]), np.ones((2, 1)), np.ones((2, 1)))
-    >>> A.ravel().tolist(), B.ravel().tolist()          # column sums and sums of squares of rows 0, 2
+    >>> A, B = blocked_moments(Y, np.array([0, 2]), np.ones((2, 1)), np.ones(2))
+    >>> A.ravel().tolist(), B.tolist()          # column sums and sums of squares of rows 0 and 2
     ([4.0, 6.0], [16.0, 26.0])
     """
     m = Y.shape[1]
-    A = np.zeros((m, L.shape[1]))
-    B = None if Wsq is None else np.zeros((m, Wsq.shape[1]))
+    Ls = L if isinstance(L, tuple) else (L,)
+    A = [np.zeros((m, a.shape[1])) for a in Ls]
+    B = None if w is None else np.zeros(m)
     for blk in row_blocks(Y.shape[0] if rows is None else rows.size, m):
         z = take_rows(Y, blk if rows is None else rows[blk])
-        A += z.T @ L[blk]
-        if Wsq is not None:
-            B += np.multiply(z, z).T @ Wsq[blk]
-    return A, B
+        if w is not None and isinstance(Y, np.ndarray) and rows is None:
+            z = np.array(z)  # a block of Y itself: squared below, so copied
+        for acc, a in zip(A, Ls):
+            acc += z.T @ a[blk]
+        if w is not None:
+            np.multiply(z, z, out=z)
+            B += w[blk] @ z
+    return (tuple(A) if isinstance(L, tuple) else A[0]), B
 
 
 def _horner(u: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -325,12 +344,12 @@ def _fit(xc, Y, h, p, kernel, side, labels, unit_weights, rss=None):
         else:
             w = kw if rss == "kernel" else (kw * (R @ Sinv[:, rss]) / d**rss) ** 2
             wR = w[:, None] * R
-            mom, sq = blocked_moments(Y, rows, np.hstack([kR, wR]), w[:, None])
-            coef = Sinv @ mom[:, :p + 1].T
+            (rhs, wmom), sq = blocked_moments(Y, rows, (kR, wR), w)
+            coef = Sinv @ rhs.T
             # Σ w ê² = Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, exact on the units with K > 0 (w = 0 elsewhere)
-            ss = (sq[:, 0] - 2.0 * np.einsum("jm,mj->m", coef, mom[:, p + 1:])
+            ss = (sq - 2.0 * np.einsum("jm,mj->m", coef, wmom)
                   + np.einsum("jm,jk,km->m", coef, R.T @ wR, coef))
-            if np.any(~(ss >= RSS_CANCELLATION * sq[:, 0])):
+            if np.any(~(ss >= RSS_CANCELLATION * sq)):
                 ss = _explicit_rss(Y, rows, R, coef, kw[:, None], w[:, None])
         RS = R @ Sinv
         k_a = kw[:, None]
@@ -484,7 +503,7 @@ def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
         return BiasCorrectedFit(conventional=conv, bias=conv, rows=conv.rows, omega=conv.w_active,
                                 bias_constant=np.zeros(conv.n_columns))
     bias = local_poly_fit(xc, Y, b, p, kernel, side, labels=labels)
-    rows = np.union1d(conv.rows, bias.rows)
+    rows = union_rows(conv.rows, bias.rows)
     w_h = conv.active_values(conv.w_active, rows)
     a_b = bias.active_values(bias.coefficient_weights_active(s + 1), rows)
     if conv.shared and bias.shared:  # one column of weights, broadcast to the M levels

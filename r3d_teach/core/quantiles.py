@@ -394,8 +394,9 @@ class CentredRows:
     stored whole: ``C`` (M,) a centre per column, ``U`` > 0 a unit.  ``take(rows)`` returns
     those rows of Z (a new array).
 
-    Z is computed as (Q - C) / U (exact centring, so large offsets lose no digits) when
-    2^-1000 < max|Q| ≤ 2^1022 (then Q - C cannot overflow); else as Q / U - C / U.
+    Z is computed as Q - C (one operation; exact centring, so large offsets lose no digits)
+    when U = 1 and 2^-1000 < max|Q| ≤ 2^1022 (then Q - C cannot overflow), as (Q - C) / U
+    for other units in that range, and as Q / U - C / U beyond it.
 
     >>> import numpy as np
     >>> Z = CentredRows(np.array([[1.0, 4.0], [3.0, 8.0]]), np.array([2.0, 6.0]), 2.0)
@@ -419,13 +420,17 @@ class CentredRows:
         return 2
 
     def take(self, rows) -> np.ndarray:
-        z = np.array(self.Q[rows], dtype=float)  # a copy for slices too
         if self._exact:
-            z -= self.centre
-            z /= self.unit
-        else:
-            z /= self.unit
-            z -= self.centre / self.unit
+            if isinstance(rows, slice):
+                z = np.subtract(self.Q[rows], self.centre)  # one pass over a block of consecutive rows
+            else:
+                z = self.Q[rows]  # a gather copies: centred in place
+                z -= self.centre
+            if self.unit != 1.0:
+                z /= self.unit
+            return z
+        z = np.divide(self.Q[rows], self.unit)
+        z -= self.centre / self.unit
         return z
 
 
@@ -434,19 +439,20 @@ CENTRE_ROWS = 20_000
 
 
 def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = None) -> tuple[CentredRows, float]:
-    """The standardised matrix of :func:`standardise`, as :class:`CentredRows` (no copy of Q),
-    and its unit U = s1 · s2: s1 = max|Q|, c the median of Q / s1, s2 = max|Q / s1 - c| (the
-    largest deviation from the median, in units of s1).  Each column is centred at its own
-    median (a per-column constant: every quantity of the bandwidth's plug-in is invariant to it,
-    and the sums of squares lose fewer digits).  When Q has more than ``CENTRE_ROWS`` rows the
-    medians are those of a regular subsample of rows (any centre inside the data serves; the
-    result differs from the full medians' only by rounding).  ``value_range``: (min Q, max Q)
-    when already known.
+    """Q centred column by column, as :class:`CentredRows` (no copy of Q), and its spread
+    s = s1 · s2 (s1 = max|Q|, c the median of Q / s1, s2 = max|Q / s1 - c|: the largest
+    deviation from the median, the scale of :func:`standardise`).  Each column is centred at
+    its own median (a per-column constant: every quantity of the bandwidth's plug-in is
+    invariant to it, and the sums of squares lose fewer digits); the unit is 1 when the spread
+    lies in [2^-300, 2^300] (else the power of two nearest the spread, so that squares neither
+    overflow nor underflow).  When Q has more than ``CENTRE_ROWS`` rows the medians are those
+    of a regular subsample of rows (any centre inside the data serves; the results differ from
+    the full medians' only by rounding).  ``value_range``: (min Q, max Q) when already known.
 
     >>> import numpy as np
-    >>> Z, U = standardised_rows(np.array([[1e300, 3e300], [2e300, 5e300]]))
-    >>> Z.take(slice(None)).round(12).tolist(), float(U)
-    ([[-0.2, -0.4], [0.2, 0.4]], 2.5e+300)
+    >>> Z, spread = standardised_rows(np.array([[1e300, 3e300], [2e300, 5e300]]))
+    >>> (Z.take(slice(None)) * Z.unit / spread).round(12).tolist(), float(spread), Z.unit == 2.0**998
+    ([[-0.2, -0.4], [0.2, 0.4]], 2.5e+300, True)
     """
     Q = np.asarray(Q, dtype=float)
     n, m = Q.shape
@@ -457,8 +463,9 @@ def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = N
     sub = Q[::-(-n // CENTRE_ROWS)]
     c = float(np.median(sub / s1))
     s2 = max(abs(hi / s1 - c), abs(lo / s1 - c))
-    unit = s1 * s2 if s2 > 0.0 else s1
-    return CentredRows(Q, np.median(sub, axis=0), unit, top=s1), unit
+    spread = s1 * s2 if s2 > 0.0 else s1
+    unit = 1.0 if 2.0**-SAFE_EXPONENT <= spread <= 2.0**SAFE_EXPONENT else float(np.ldexp(1.0, int(np.frexp(spread)[1])))
+    return CentredRows(Q, np.median(sub, axis=0), unit, top=s1), spread
 
 
 def first_decreasing_row(Q: np.ndarray) -> int | None:
