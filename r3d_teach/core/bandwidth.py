@@ -61,7 +61,7 @@ import pandas as pd
 import scipy.linalg
 
 from .kernels import bias_variance_constants, get_kernel
-from .locpoly import RSS_CANCELLATION, SIDES, local_poly_fit_rss, side_mask
+from .locpoly import RSS_CANCELLATION, SIDES, local_poly_fits, side_mask
 from .quantiles import row_blocks, standardised_rows, take_rows
 from .summary import Summary
 
@@ -199,28 +199,31 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
     # are consecutive rows of that side's design
     for side in SIDES:
         P = parts[side]
-        r = P["QX"].shape[1]
-        P["W"], P["G2"], P["zz"], P["azz"] = np.zeros((m, r)), np.zeros((m, r)), np.zeros(m), np.zeros(m)
+        P["mom"], P["sq"] = np.zeros((m, 2 * P["QX"].shape[1])), np.zeros((m, 2))
     seen = dict.fromkeys(SIDES, 0)
     for blk in row_blocks(n, m):
         right = masks["+"][blk]
         for side, idx in (("+", np.flatnonzero(right)), ("-", np.flatnonzero(~right))):
             zs = take_rows(Z, blk.start + idx)
             P, k = parts[side], idx.size
+            r = P["QX"].shape[1]
             qb, ab = P["QX"][seen[side]:seen[side] + k], P["a2"][seen[side]:seen[side] + k]
             seen[side] += k
-            P["W"] += zs.T @ qb
-            P["G2"] += zs.T @ (ab[:, None] * qb)
+            L = np.empty((k, 2 * r + 2))  # this block's [Q_X, a²Q_X, 1, a²]
+            L[:, :r] = qb
+            np.multiply(ab[:, None], qb, out=L[:, r:2 * r])
+            L[:, 2 * r] = 1.0
+            L[:, 2 * r + 1] = ab
+            P["mom"] += zs.T @ L[:, :2 * r]
             np.multiply(zs, zs, out=zs)
-            P["zz"] += zs.sum(axis=0)
-            P["azz"] += ab @ zs
+            P["sq"] += zs.T @ L[:, 2 * r:]
     out = {}
     for side in SIDES:
         P = parts[side]
         QX = P["QX"]
         r = QX.shape[1]
-        W, G2 = P["W"].T, P["G2"].T                # Q_X'Z and Q_X' diag(a²) Z (r, M)
-        zz, azz = P["zz"], P["azz"]                # Σ Z², Σ a² Z²
+        W, G2 = P["mom"][:, :r].T, P["mom"][:, r:].T   # Q_X'Z and Q_X' diag(a²) Z (r, M)
+        zz, azz = P["sq"][:, 0], P["sq"][:, 1]         # Σ Z², Σ a² Z²
         n_s = P["xs"].size
         coef, s2, rss, fitted_q = {}, {}, {}, {}
         for o in (lo, hi):
@@ -420,16 +423,17 @@ def bandwidth_from_matrix(
         b_lo = min(max(_kth(dist[side][0], s + 3), _kth(dist[side][1], max(s + 3, p + 2))) * BOUND_MARGIN, h_max)
         bb = np.where((np.asarray(den_b) <= 0) | ~np.isfinite(bb), h_max, bb)
         b[side] = np.clip(bb, b_lo, h_max)
-        # Σ_i a_i² ê_i² with a_i the weights of β̂_{s+1} and ê the residuals of this fit
-        fit, var_beta[side] = local_poly_fit_rss(xc, Z, b[side], s + 1, kernel, side, labels=q, weights=s + 1)
-        beta[side] = fit.coefficient(s + 1)
 
-    # Step 4: residual variance at the pilot h0 (order-s local fit, every unit in the window)
+    # Step 3's order s+1 fit at b and step 4's order s fit at the pilot h0, from one pass over the
+    # rows of both windows: β̂_{s+1} and Σ_i a_i² ê_i² (a_i the weights of β̂_{s+1}, ê this fit's
+    # residuals); the residual variance σ̂² = Σ K_i ê_i² / Σ K_i at h0 (every unit in the window)
     sigma2 = {}
     for side in SIDES:
-        fit, ss = local_poly_fit_rss(xc, Z, h0, s, kernel, side, labels=q, weights="kernel")
-        kw = fit.k_active
-        total = float(kw[:, 0].sum()) if fit.shared else kw.sum(axis=0)
+        (fit, var_beta[side]), (fit0, ss) = local_poly_fits(
+            xc, Z, [(b[side], s + 1, s + 1), (h0, s, "kernel")], kernel, side, labels=q)
+        beta[side] = fit.coefficient(s + 1)
+        kw = fit0.k_active
+        total = float(kw[:, 0].sum()) if fit0.shared else kw.sum(axis=0)
         sigma2[side] = ss / total
 
     # Step 5: plug-in with regularisation

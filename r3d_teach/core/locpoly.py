@@ -41,7 +41,7 @@ from .kernels import get_kernel
 from .quantiles import CentredRows, row_blocks, take_rows
 
 __all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "local_poly_fit_rss", "bias_corrected_fit",
-           "side_mask", "SIDES", "blocked_moments", "union_rows"]
+           "side_mask", "SIDES", "blocked_moments", "union_rows", "local_poly_fits"]
 
 #: a weighted residual sum of squares taken from moments, Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, is
 #: kept when it is at least this fraction of Σ w Y² (at most about three digits lost to
@@ -204,7 +204,8 @@ def broadcast_column(a: np.ndarray) -> np.ndarray | None:
 
 
 def blocked_moments(Y, rows: np.ndarray | None, L, w: np.ndarray | None = None):
-    """Y_r' L (M × k) for each matrix L (or a tuple of them) and, with ``w``, (Y_r ∘ Y_r)' w (M,),
+    """Y_r' L (M × k) for each matrix L (or a tuple of them) and, with ``w``, (Y_r ∘ Y_r)' w ((M,)
+    for a vector w, (M × k) for a matrix),
     where Y_r are the rows ``rows`` of Y (sorted indices; None: all rows) and L, w hold one row
     per row of Y_r.  Y is a matrix or a :class:`r3d_teach.core.quantiles.CentredRows`; its rows
     are read in blocks (Y_r is never copied as a whole).
@@ -218,7 +219,7 @@ def blocked_moments(Y, rows: np.ndarray | None, L, w: np.ndarray | None = None):
     m = Y.shape[1]
     Ls = L if isinstance(L, tuple) else (L,)
     A = [np.zeros((m, a.shape[1])) for a in Ls]
-    B = None if w is None else np.zeros(m)
+    B = None if w is None else np.zeros((m,) + w.shape[1:])
     for blk in row_blocks(Y.shape[0] if rows is None else rows.size, m):
         z = take_rows(Y, blk if rows is None else rows[blk])
         if w is not None and isinstance(Y, np.ndarray) and rows is None:
@@ -227,7 +228,7 @@ def blocked_moments(Y, rows: np.ndarray | None, L, w: np.ndarray | None = None):
             acc += z.T @ a[blk]
         if w is not None:
             np.multiply(z, z, out=z)
-            B += w[blk] @ z
+            B += (w[blk] @ z) if w.ndim == 1 else (z.T @ w[blk])
     return (tuple(A) if isinstance(L, tuple) else A[0]), B
 
 
@@ -303,7 +304,132 @@ def local_poly_fit_rss(xc, Y, h, p: int, kernel: str = "triangular", side: str =
     >>> bool(np.allclose(rss, (fit.k_active * e**2).sum(axis=0), rtol=1e-12, atol=1e-14))
     True
     """
-    return _fit(xc, Y, h, p, kernel, side, labels, None, weights)
+    return local_poly_fits(xc, Y, [(h, p, weights)], kernel, side, labels)[0]
+
+
+def local_poly_fits(xc, Y, specs, kernel: str = "triangular", side: str = "+",
+                    labels: np.ndarray | None = None) -> list:
+    """Several fits on one side from one pass over Y's rows: ``specs`` is a list of
+    (h, p, weights) with ``weights`` None (the fit only) or as in :func:`local_poly_fit_rss`;
+    returns a list of (fit, rss or None).  Fits with one bandwidth for every column share the
+    pass over the union of their windows; others are computed one by one."""
+    xc = np.asarray(xc, dtype=float)
+    if not isinstance(Y, CentredRows):
+        Y = np.asarray(Y, dtype=float)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+    m = Y.shape[1]
+    plans = {}
+    for j, (h, p, w) in enumerate(specs):
+        hv = np.broadcast_to(np.asarray(h, dtype=float), (m,))
+        if np.all(hv == hv[0]):
+            plans[j] = _plan(xc, float(hv[0]), p, kernel, side, labels, None, m, w)
+    out = [None] * len(specs)
+    if plans:
+        rows = plans[next(iter(plans))].rows
+        for pl in plans.values():
+            rows = union_rows(rows, pl.rows) if pl.rows is not rows else rows
+        Ls, W = [], []
+        for pl in plans.values():
+            pos = np.searchsorted(rows, pl.rows) if pl.rows.size != rows.size else slice(None)
+            same = pl.wR is pl.kR  # kernel weights: Σ K r Y is the fit's own moment
+            pl.slots = (len(Ls), None if pl.w is None else (len(Ls) + (0 if same else 1), len(W)))
+            Ls.append(_spread(pl.kR, pos, rows.size))
+            if pl.w is not None:
+                if not same:
+                    Ls.append(_spread(pl.wR, pos, rows.size))
+                W.append(_spread(pl.w[:, None], pos, rows.size))
+        mom, sq = blocked_moments(Y, rows, tuple(Ls), np.hstack(W) if W else None)
+        for j, pl in plans.items():
+            i, rs = pl.slots
+            out[j] = _finish(pl, Y, mom[i], None if rs is None else (mom[rs[0]], sq[:, rs[1]]))
+            out[j][0].xc = xc
+    for j, (h, p, w) in enumerate(specs):
+        if out[j] is None:
+            out[j] = _fit(xc, Y, h, p, kernel, side, labels, None, w)
+    return out
+
+
+def _spread(a: np.ndarray, pos, n: int) -> np.ndarray:
+    """Rows of ``a`` placed at positions ``pos`` of an (n, ·) array of zeros."""
+    if isinstance(pos, slice):
+        return a
+    out = np.zeros((n, a.shape[1]))
+    out[pos] = a
+    return out
+
+
+@dataclass
+class _Plan:
+    """A fit with one bandwidth for every column, before the pass over Y: its rows, kernel
+    weights, basis R = (X̃/d)^j and S⁻¹, and the weights ``w`` of the residual sum of squares."""
+
+    rows: np.ndarray
+    kw: np.ndarray
+    R: np.ndarray
+    kR: np.ndarray
+    Sinv: np.ndarray
+    d: float
+    h: float
+    p: int
+    side: str
+    m: int
+    w: np.ndarray | None = None
+    wR: np.ndarray | None = None
+    slots: tuple = ()
+
+
+def _plan(xc, h, p, kernel, side, labels, unit_weights, m, rss) -> _Plan:
+    K = get_kernel(kernel)
+    hv = np.full(m, h)
+    pw = np.arange(p + 1)
+    rows = np.flatnonzero(side_mask(xc, side) & (np.abs(xc) <= h))
+    uw = None if unit_weights is None else _unit_weights(unit_weights, xc.size)
+    xa = xc[rows]
+    # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
+    # a bandwidth wider than the data (a global fit) stays well conditioned; the results are
+    # converted to the basis u = X̃/h: coefficient k times (d/h)^k, S⁻¹ scaled accordingly
+    span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
+    u = xa / h
+    kw = K(u) if uw is None else K(u) * uw[rows]
+    cnt = int((kw > 0).sum())
+    if cnt < p + 1:
+        raise ValueError(_singular_message(side, cnt, p, 0, h, None))
+    d = min(h, span)
+    R = (xa / d)[:, None] ** pw  # (n_a, p+1)
+    kR = kw[:, None] * R
+    S = R.T @ kR
+    _check_condition(S[None], side, p, hv, labels, cnt)
+    Sinv = np.linalg.inv(S)
+    pl = _Plan(rows=rows, kw=kw, R=R, kR=kR, Sinv=Sinv, d=d, h=h, p=p, side=side, m=m)
+    if rss is not None:
+        pl.w = kw if rss == "kernel" else (kw * (R @ Sinv[:, rss]) / d**rss) ** 2
+        pl.wR = kR if rss == "kernel" else pl.w[:, None] * R
+    return pl
+
+
+def _finish(pl: _Plan, Y, rhs: np.ndarray, rss_moments=None):
+    """The fit (and the residual sum of squares) from Y_a'(K R) (and Y_a'(w R), Σ w Y²)."""
+    p, m, R, kw = pl.p, pl.m, pl.R, pl.kw
+    pw = np.arange(p + 1)
+    coef = pl.Sinv @ rhs.T  # (p+1, M) in the v basis
+    ss = None
+    if rss_moments is not None:
+        wmom, sq = rss_moments
+        # Σ w ê² = Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, exact on the units with K > 0 (w = 0 elsewhere)
+        ss = (sq - 2.0 * np.einsum("jm,mj->m", coef, wmom)
+              + np.einsum("jm,jk,km->m", coef, R.T @ pl.wR, coef))
+        if np.any(~(ss >= RSS_CANCELLATION * sq)):
+            ss = _explicit_rss(Y, pl.rows, R, coef, kw[:, None], pl.w[:, None])
+    RS = R @ pl.Sinv
+    k_a = kw[:, None]
+    w_a = (kw * RS[:, 0])[:, None]
+    lev_a = (kw * np.sum(RS * R, axis=1))[:, None]
+    k_a, w_a, lev_a = (np.broadcast_to(a, (pl.rows.size, m)) for a in (k_a, w_a, lev_a))
+    g = (pl.h / pl.d) ** pw  # v^k = u^k (h/d)^k
+    fit = OneSidedFit(side=pl.side, p=p, h=np.full(m, pl.h), coef=coef * g[:, None], xc=None, rows=pl.rows,
+                      sinv=pl.Sinv * np.outer(g, g), k_active=k_a, w_active=w_a, lev_active=lev_a)
+    return fit, ss
 
 
 def _fit(xc, Y, h, p, kernel, side, labels, unit_weights, rss=None):
@@ -313,87 +439,60 @@ def _fit(xc, Y, h, p, kernel, side, labels, unit_weights, rss=None):
         if Y.ndim == 1:
             Y = Y[:, None]
     n, m = Y.shape
-    K = get_kernel(kernel)
     hv = np.broadcast_to(np.asarray(h, dtype=float), (m,)).copy()
+    if np.all(hv == hv[0]):
+        pl = _plan(xc, float(hv[0]), p, kernel, side, labels, unit_weights, m, rss)
+        if rss is None:
+            rhs, _ = blocked_moments(Y, pl.rows, pl.kR)  # Y_a'(K R), one pass over the window's rows
+            fit, ss = _finish(pl, Y, rhs)
+        else:
+            (rhs, wmom), sq = blocked_moments(Y, pl.rows, (pl.kR, pl.wR), pl.w[:, None])
+            fit, ss = _finish(pl, Y, rhs, (wmom, sq[:, 0]))
+        fit.xc = xc
+        return fit, ss
+    K = get_kernel(kernel)
     on_side = side_mask(xc, side)
     pw = np.arange(p + 1)
     # active rows: on this side and inside the widest window
     rows = np.flatnonzero(on_side & (np.abs(xc) <= hv.max()))
     uw = None if unit_weights is None else _unit_weights(unit_weights, n)
     xa = xc[rows]
-    # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
-    # a bandwidth wider than the data (a global fit) stays well conditioned; the results are
-    # converted to the basis u = X̃/h: coefficient k times (d/h)^k, S⁻¹ scaled accordingly
     span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
     ss = None
-    if np.all(hv == hv[0]):
-        u = xa / hv[0]
-        kw = K(u) if uw is None else K(u) * uw[rows]
-        cnt = int((kw > 0).sum())
-        if cnt < p + 1:
-            raise ValueError(_singular_message(side, cnt, p, 0, hv[0], None))
-        d = min(hv[0], span)
-        R = (xa / d)[:, None] ** pw  # (n_a, p+1)
-        kR = kw[:, None] * R
-        S = R.T @ kR
-        _check_condition(S[None], side, p, hv, labels, cnt)
-        Sinv = np.linalg.inv(S)
-        if rss is None:
-            rhs, _ = blocked_moments(Y, rows, kR)  # Y_a'(K R), one pass over the window's rows
-            coef = Sinv @ rhs.T  # (p+1, M) in the v basis
-        else:
-            w = kw if rss == "kernel" else (kw * (R @ Sinv[:, rss]) / d**rss) ** 2
-            wR = w[:, None] * R
-            (rhs, wmom), sq = blocked_moments(Y, rows, (kR, wR), w)
-            coef = Sinv @ rhs.T
-            # Σ w ê² = Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, exact on the units with K > 0 (w = 0 elsewhere)
-            ss = (sq - 2.0 * np.einsum("jm,mj->m", coef, wmom)
-                  + np.einsum("jm,jk,km->m", coef, R.T @ wR, coef))
-            if np.any(~(ss >= RSS_CANCELLATION * sq)):
-                ss = _explicit_rss(Y, rows, R, coef, kw[:, None], w[:, None])
-        RS = R @ Sinv
-        k_a = kw[:, None]
-        w_a = (kw * RS[:, 0])[:, None]
-        lev_a = (kw * np.sum(RS * R, axis=1))[:, None]
-        k_a, w_a, lev_a = (np.broadcast_to(a, (rows.size, m)) for a in (k_a, w_a, lev_a))
-        g = (hv[0] / d) ** pw  # v^k = u^k (h/d)^k
-        coef = coef * g[:, None]
-        Sinv = Sinv * np.outer(g, g)
-    else:
-        Ya = take_rows(Y, rows)
-        u = xa[:, None] / hv[None, :]
-        k_a = K(u) if uw is None else K(u) * uw[rows][:, None]
-        cnt = (k_a > 0).sum(axis=0)
-        if (cnt < p + 1).any():
-            j = int(np.argmin(cnt))
-            raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
-        d = np.minimum(hv, span)
-        v = xa[:, None] / d[None, :]  # (n_a, M)
-        # S_jk = Σ_i K_i v_i^{j+k}: a Hankel matrix of 2p + 1 kernel moments per column
-        powers = [np.ones_like(v)]
-        for _ in range(2 * p):
-            powers.append(powers[-1] * v)
-        mom = np.stack([(k_a * pw_).sum(axis=0) for pw_ in powers])  # (2p+1, M)
-        S = mom[pw[:, None] + pw[None, :]].transpose(2, 0, 1)  # (M, p+1, p+1)
-        _check_condition(S, side, p, hv, labels, cnt)
-        Sinv = np.linalg.inv(S)
-        kY = k_a * Ya
-        rhs = np.stack([(kY * powers[j]).sum(axis=0) for j in range(p + 1)])  # (p+1, M)
-        coef = np.einsum("mjk,km->jm", Sinv, rhs)
-        w_a = k_a * _horner(v, Sinv[:, :, 0].T)
-        # leverage K_i Σ_jk v^{j+k} S⁻¹_kj: antidiagonal sums of S⁻¹ as polynomial coefficients
-        anti = np.zeros((2 * p + 1, m))
-        for j in range(p + 1):
-            for k in range(p + 1):
-                anti[j + k] += Sinv[:, k, j]
-        lev_a = k_a * _horner(v, anti)
-        if rss is not None:
-            w = k_a if rss == "kernel" else (k_a * _horner(v, Sinv[:, :, rss].T) / d[None, :] ** rss) ** 2
-            e = np.where(k_a > 0, Ya - _horner(v, coef), 0.0)
-            ss = (w * e**2).sum(axis=0)
-        g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
-        coef = coef * g.T
-        Sinv = Sinv * g[:, :, None] * g[:, None, :]
+    Ya = take_rows(Y, rows)
+    u = xa[:, None] / hv[None, :]
+    k_a = K(u) if uw is None else K(u) * uw[rows][:, None]
+    cnt = (k_a > 0).sum(axis=0)
+    if (cnt < p + 1).any():
+        j = int(np.argmin(cnt))
+        raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
+    d = np.minimum(hv, span)
+    v = xa[:, None] / d[None, :]  # (n_a, M)
+    # S_jk = Σ_i K_i v_i^{j+k}: a Hankel matrix of 2p + 1 kernel moments per column
+    powers = [np.ones_like(v)]
+    for _ in range(2 * p):
+        powers.append(powers[-1] * v)
+    mom = np.stack([(k_a * pw_).sum(axis=0) for pw_ in powers])  # (2p+1, M)
+    S = mom[pw[:, None] + pw[None, :]].transpose(2, 0, 1)  # (M, p+1, p+1)
+    _check_condition(S, side, p, hv, labels, cnt)
+    Sinv = np.linalg.inv(S)
+    kY = k_a * Ya
+    rhs = np.stack([(kY * powers[j]).sum(axis=0) for j in range(p + 1)])  # (p+1, M)
+    coef = np.einsum("mjk,km->jm", Sinv, rhs)
+    w_a = k_a * _horner(v, Sinv[:, :, 0].T)
+    # leverage K_i Σ_jk v^{j+k} S⁻¹_kj: antidiagonal sums of S⁻¹ as polynomial coefficients
+    anti = np.zeros((2 * p + 1, m))
+    for j in range(p + 1):
+        for k in range(p + 1):
+            anti[j + k] += Sinv[:, k, j]
+    lev_a = k_a * _horner(v, anti)
+    if rss is not None:
+        w = k_a if rss == "kernel" else (k_a * _horner(v, Sinv[:, :, rss].T) / d[None, :] ** rss) ** 2
+        e = np.where(k_a > 0, Ya - _horner(v, coef), 0.0)
+        ss = (w * e**2).sum(axis=0)
+    g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
+    coef = coef * g.T
+    Sinv = Sinv * g[:, :, None] * g[:, None, :]
     fit = OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
                       k_active=k_a, w_active=w_a, lev_active=lev_a)
     return fit, ss
@@ -498,11 +597,12 @@ def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
-    conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
     if p == s:
+        conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
         return BiasCorrectedFit(conventional=conv, bias=conv, rows=conv.rows, omega=conv.w_active,
                                 bias_constant=np.zeros(conv.n_columns))
-    bias = local_poly_fit(xc, Y, b, p, kernel, side, labels=labels)
+    # both fits from one pass over the rows of their windows
+    (conv, _), (bias, _) = local_poly_fits(xc, Y, [(h, s, None), (b, p, None)], kernel, side, labels=labels)
     rows = union_rows(conv.rows, bias.rows)
     w_h = conv.active_values(conv.w_active, rows)
     a_b = bias.active_values(bias.coefficient_weights_active(s + 1), rows)
