@@ -188,8 +188,10 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
     for side in SIDES:
         xs = xc[masks[side]]
         scale = max(float(np.max(np.abs(xs))), 1e-300)
-        X = np.empty((xs.size, hi + 1), order="F")
-        X[:] = (xs / scale)[:, None] ** np.arange(hi + 1)
+        u = xs / scale
+        X = np.empty((xs.size, hi + 1), order="F")  # column by column: no temporary
+        for j in range(hi + 1):
+            np.power(u, float(j), out=X[:, j])
         # Householder QR (LAPACK geqrf/orgqr, X overwritten); QX: (n_s, r), r = min(n_s, hi + 1)
         QX, RX = scipy.linalg.qr(X, mode="economic", overwrite_a=True, check_finite=False)
         fac = {o: _pinv_factors(RX[:, :o + 1]) for o in (lo, hi)}
