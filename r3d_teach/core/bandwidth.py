@@ -54,7 +54,7 @@ True
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,23 @@ class BandwidthSelection:
     coverage_factor: float
     notes: list = field(default_factory=list)
     denominator: "BandwidthSelection | None" = field(default=None, repr=False)
+    #: the order s + 1 fits at b of step 3 on each side, fitted to (Y - centre) / unit: (fits, centre, unit)
+    pilot_fits: tuple | None = field(default=None, repr=False)
+
+    def bias_fit(self, side: str, p: int, kernel: str, b, y_scale: float = 1.0):
+        """Step 3's order s + 1 fit at b on ``side``, as the fit of Y / ``y_scale`` (a local
+        polynomial fit is equivariant: the fit of a + c·Z has coefficients c·α + a·e_0), when it
+        is the order-``p`` fit at ``b`` with ``kernel`` that the estimate needs; else None.  Saves
+        the estimate a pass over the rows of the window at b."""
+        if self.pilot_fits is None or p != self.s + 1 or kernel != self.kernel:
+            return None
+        fits, centre, unit = self.pilot_fits
+        fit = fits.get(side)
+        if fit is None or not fit.shared or np.ndim(b) != 0 or float(b) != float(fit.h[0]):
+            return None
+        coef = fit.coef * (unit / y_scale)
+        coef[0] += centre / y_scale
+        return replace(fit, coef=coef)
 
     def summary(self):
         """A :class:`r3d_teach.core.summary.Summary` of the plug-in's pieces: header lines and the
@@ -429,11 +446,12 @@ def bandwidth_from_matrix(
     # Step 3's order s+1 fit at b and step 4's order s fit at the pilot h0, from one pass over the
     # rows of both windows: β̂_{s+1} and Σ_i a_i² ê_i² (a_i the weights of β̂_{s+1}, ê this fit's
     # residuals); the residual variance σ̂² = Σ K_i ê_i² / Σ K_i at h0 (every unit in the window)
-    sigma2 = {}
+    sigma2, pilot_fits = {}, {}
     for side in SIDES:
         (fit, var_beta[side]), (fit0, ss) = local_poly_fits(
             xc, Z, [(b[side], s + 1, s + 1), (h0, s, "kernel")], kernel, side, labels=q)
         beta[side] = fit.coefficient(s + 1)
+        pilot_fits[side] = fit
         kw = fit0.k_active
         total = float(kw[:, 0].sum()) if fit0.shared else kw.sum(axis=0)
         sigma2[side] = ss / total
@@ -470,6 +488,7 @@ def bandwidth_from_matrix(
         beta=_times(beta, sc), var_beta=_times(var_beta, sc2), sigma2=_times(sigma2, sc2), B=_times(Bq, sc),
         V=_times(Vq, sc2), regularisation=_times({"": R}, sc2)[""], h_unclipped=h_raw,
         h_min=h_min, h_max=h_max, coverage_factor=factor, notes=notes,
+        pilot_fits=None if not global_ok else (pilot_fits, Z.centre, Z.unit),
     )
 
 

@@ -58,8 +58,10 @@ NOISE_FLOOR = 1e-13
 FEW_CLUSTERS = 20
 
 
-def _fit_sides(xc, Y, h, b: dict, opt: FitOptions, labels=None) -> dict:
-    return {side: bias_corrected_fit(xc, Y, h, b[side], opt.s, opt.p, opt.kernel, side, labels=labels)
+def _fit_sides(xc, Y, h, b: dict, opt: FitOptions, labels=None, pilot=None, scale: float = 1.0) -> dict:
+    # pilot: the bandwidth selection, whose order-p fits at b are reused (one pass less over Q)
+    return {side: bias_corrected_fit(xc, Y, h, b[side], opt.s, opt.p, opt.kernel, side, labels=labels,
+                                     bias=pilot and pilot.bias_fit(side, opt.p, opt.kernel, b[side], scale))
             for side in SIDES}
 
 
@@ -225,7 +227,7 @@ def r3d(
     bw = resolve_bandwidths(inp, h, b, opt)
 
     # 3. bias-corrected fits on each side; 4. monotone curves and the effect
-    fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q)
+    fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q, pilot=bw.selection, scale=scale)
     raw = {side: fits[side].intercept for side in SIDES}
     conv = {side: fits[side].conventional.intercept for side in SIDES}
     mono = {side: _monotone(raw[side], q, opt) for side in SIDES}

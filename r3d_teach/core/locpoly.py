@@ -577,12 +577,13 @@ class BiasCorrectedFit:
 
 def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
                        kernel: str = "triangular", side: str = "+",
-                       labels: np.ndarray | None = None) -> BiasCorrectedFit:
+                       labels: np.ndarray | None = None, bias: OneSidedFit | None = None) -> BiasCorrectedFit:
     """Fit order ``s`` at ``h`` and order ``p`` at ``b`` on one side and combine them into the
     robust bias-corrected boundary value (see :class:`BiasCorrectedFit`).
 
     ``h``, ``b``: scalars or (M,) arrays (one per column).  ``p == s`` means no bias
-    correction (ω = w(h)).
+    correction (ω = w(h)).  ``bias``: the order-``p`` fit at ``b`` of the same Y when already
+    computed (the bandwidth selector's pilot fit).
 
     Example
     -------
@@ -601,8 +602,10 @@ def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
         conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
         return BiasCorrectedFit(conventional=conv, bias=conv, rows=conv.rows, omega=conv.w_active,
                                 bias_constant=np.zeros(conv.n_columns))
-    # both fits from one pass over the rows of their windows
-    (conv, _), (bias, _) = local_poly_fits(xc, Y, [(h, s, None), (b, p, None)], kernel, side, labels=labels)
+    if bias is not None:
+        conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
+    else:  # both fits from one pass over the rows of their windows
+        (conv, _), (bias, _) = local_poly_fits(xc, Y, [(h, s, None), (b, p, None)], kernel, side, labels=labels)
     rows = union_rows(conv.rows, bias.rows)
     w_h = conv.active_values(conv.w_active, rows)
     a_b = bias.active_values(bias.coefficient_weights_active(s + 1), rows)
