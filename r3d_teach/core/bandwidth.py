@@ -206,9 +206,10 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
         xs = xc[masks[side]]
         scale = max(float(np.max(np.abs(xs))), 1e-300)
         u = xs / scale
-        X = np.empty((xs.size, hi + 1), order="F")  # column by column: no temporary
-        for j in range(hi + 1):
-            np.power(u, float(j), out=X[:, j])
+        X = np.empty((xs.size, hi + 1), order="F")  # column by column (u^j = u^{j-1} u): no temporary
+        X[:, 0] = 1.0
+        for j in range(1, hi + 1):
+            np.multiply(X[:, j - 1], u, out=X[:, j])
         # Householder QR (LAPACK geqrf/orgqr, X overwritten); QX: (n_s, r), r = min(n_s, hi + 1)
         QX, RX = scipy.linalg.qr(X, mode="economic", overwrite_a=True, check_finite=False)
         fac = {o: _pinv_factors(RX[:, :o + 1]) for o in (lo, hi)}
@@ -275,7 +276,10 @@ def _explicit_global_residuals(Z, rows, u, coef, a2, lo, hi):
     var_b = np.zeros(m)
     for blk in row_blocks(rows.size, m):
         z = take_rows(Z, rows[blk])
-        X = u[blk, None] ** np.arange(hi + 1)
+        X = np.empty((z.shape[0], hi + 1))  # u^j as products, as in _global_fits
+        X[:, 0] = 1.0
+        for j in range(1, hi + 1):
+            np.multiply(X[:, j - 1], u[blk], out=X[:, j])
         for o in (lo, hi):
             e = z - X[:, :o + 1] @ coef[o]
             e *= e

@@ -278,7 +278,9 @@ def _side_blocks(fit: BiasCorrectedFit, Y: np.ndarray, rule: str, project, floor
                 e /= leverage_divisor(lev, rule)
             e[~(om[:, 0] != 0)] = 0.0
         if floor > 0:
-            e[np.abs(e) < floor] = 0.0
+            small = np.abs(e) < floor
+            if small.any():
+                e[small] = 0.0
         e *= om
         yield blk, e
 
@@ -316,9 +318,12 @@ def sharp_influence(fit_plus: BiasCorrectedFit, fit_minus: BiasCorrectedFit, Y: 
     g = np.zeros((M, M)) if gram else None
     for fit in (fit_plus, fit_minus):
         for _, phi in _side_blocks(fit, Y, rule, project, floor):
-            sum_sq += (phi * phi).sum(axis=0)
             if gram:
                 g += phi.T @ phi
+            else:
+                sum_sq += (phi * phi).sum(axis=0)
+    if gram:
+        sum_sq = np.diag(g).copy()  # Σ_i φ_i(q)², the diagonal of Φ'Φ
     return Influence(rows=rows, terms=LazyTerms((rows.size, M), compute, sum_sq=sum_sq, gram=g), right=right)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import validate
-from .quantiles import first_decreasing_row, row_blocks, unit_quantiles
+from .quantiles import check_quantile_matrix, row_blocks, unit_quantiles
 
 __all__ = ["Inputs", "prepare_inputs", "split_frame", "group_units", "check_frame", "UnitGroups", "DEFAULT_QUANTILES"]
 
@@ -176,13 +176,13 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         Qm = validate.as_real_array(Q, "Q")
         if Qm.ndim != 2 or Qm.shape != (xv.size, q.size):
             raise ValueError(f"Q: must be an (n_units, n_quantiles) = ({xv.size}, {q.size}) matrix, got shape {Qm.shape}")
-        # min and max propagate NaN and show ±inf: two fast passes check finiteness (no n × M temporary)
-        value_range = (float(np.min(Qm)), float(np.max(Qm))) if Qm.size else (0.0, 0.0)
+        # one pass in blocks of rows: min and max (they propagate NaN and show ±inf) and the
+        # monotonicity of each row; no n × M temporary
+        value_range, i = check_quantile_matrix(Qm)
         if not all(np.isfinite(value_range)):
             i = next(blk.start + int(np.flatnonzero(~np.isfinite(Qm[blk]).all(axis=1))[0])
                      for blk in row_blocks(*Qm.shape) if not np.isfinite(Qm[blk]).all())
             raise ValueError(f"Q: row {i} contains NaN or inf")
-        i = first_decreasing_row(Qm)
         if i is not None:
             raise ValueError(f"Q: row {i} decreases; each row must be a unit's quantile function "
                              "(non-decreasing in q)")

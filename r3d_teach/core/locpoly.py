@@ -383,7 +383,11 @@ def _plan(xc, h, p, kernel, side, labels, unit_weights, m, rss) -> _Plan:
     K = get_kernel(kernel)
     hv = np.full(m, h)
     pw = np.arange(p + 1)
-    rows = np.flatnonzero(side_mask(xc, side) & (np.abs(xc) <= h))
+    # the side's units with |X̃| ≤ h: 0 ≤ X̃ ≤ h (right) or -h ≤ X̃ < 0 (left)
+    inside = (xc >= 0) & (xc <= h) if side == "+" else (xc < 0) & (xc >= -h)
+    if side not in SIDES:
+        side_mask(xc, side)  # raises the error naming the argument
+    rows = np.flatnonzero(inside)
     uw = None if unit_weights is None else _unit_weights(unit_weights, xc.size)
     xa = xc[rows]
     # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
@@ -396,7 +400,7 @@ def _plan(xc, h, p, kernel, side, labels, unit_weights, m, rss) -> _Plan:
     if cnt < p + 1:
         raise ValueError(_singular_message(side, cnt, p, 0, h, None))
     d = min(h, span)
-    R = (xa / d)[:, None] ** pw  # (n_a, p+1)
+    R = _powers(xa / d, p)  # (n_a, p+1)
     kR = kw[:, None] * R
     S = R.T @ kR
     _check_condition(S[None], side, p, hv, labels, cnt)
@@ -406,6 +410,15 @@ def _plan(xc, h, p, kernel, side, labels, unit_weights, m, rss) -> _Plan:
         pl.w = kw if rss == "kernel" else (kw * (R @ Sinv[:, rss]) / d**rss) ** 2
         pl.wR = kR if rss == "kernel" else pl.w[:, None] * R
     return pl
+
+
+def _powers(v: np.ndarray, p: int) -> np.ndarray:
+    """(n, p + 1) matrix of v^j, j = 0..p, as running products."""
+    R = np.empty((v.size, p + 1))
+    R[:, 0] = 1.0
+    for j in range(1, p + 1):
+        np.multiply(R[:, j - 1], v, out=R[:, j])
+    return R
 
 
 def _finish(pl: _Plan, Y, rhs: np.ndarray, rss_moments=None):

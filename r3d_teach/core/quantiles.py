@@ -52,6 +52,7 @@ __all__ = [
     "standardised_rows",
     "max_abs",
     "first_decreasing_row",
+    "check_quantile_matrix",
     "DECILES",
     "INDEX_FUZZ",
     "QUANTILE_METHODS",
@@ -471,11 +472,30 @@ def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = N
 def first_decreasing_row(Q: np.ndarray) -> int | None:
     """Index of the first row of Q with Q[i, j+1] < Q[i, j] for some j (None: every row is
     non-decreasing), checked in blocks of rows (no n × (M - 1) temporary)."""
+    return check_quantile_matrix(Q)[1]
+
+
+def check_quantile_matrix(Q: np.ndarray) -> tuple[tuple[float, float], int | None]:
+    """One pass over an (n × M) matrix in blocks of rows: ((min Q, max Q), the index of the
+    first row that decreases somewhere, or None).  min and max are NaN when Q has a NaN.
+
+    >>> import numpy as np
+    >>> check_quantile_matrix(np.array([[1.0, 2.0], [3.0, 2.5], [0.0, 4.0]]))
+    ((0.0, 4.0), 1)
+    """
     n, m = Q.shape
-    if m < 2:
-        return None
+    lo, hi, first = np.inf, -np.inf, None
+    if Q.size == 0:
+        return (0.0, 0.0), None
     for blk in row_blocks(n, m):
         b = Q[blk]
+        bmin, bmax = float(b.min()), float(b.max())
+        if np.isnan(bmin) or np.isnan(bmax) or np.isnan(lo):
+            lo = hi = np.nan
+        else:
+            lo, hi = min(lo, bmin), max(hi, bmax)
+        if first is not None or m < 2:
+            continue
         if b.flags.c_contiguous:
             # one comparison over the flattened block: pairs across row ends (j = M - 1) excluded
             flat = b.reshape(-1)
@@ -484,9 +504,8 @@ def first_decreasing_row(Q: np.ndarray) -> int | None:
         else:
             bad = np.count_nonzero(np.less(b[:, 1:], b[:, :-1]))
         if bad:
-            rows = np.flatnonzero(np.less(b[:, 1:], b[:, :-1]).any(axis=1))
-            return int(blk.start + rows[0])
-    return None
+            first = int(blk.start + np.flatnonzero(np.less(b[:, 1:], b[:, :-1]).any(axis=1))[0])
+    return (lo, hi), first
 
 
 # --------------------------------------------------------------------------------------------
