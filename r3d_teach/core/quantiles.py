@@ -372,13 +372,14 @@ def max_abs(Q: np.ndarray) -> float:
 BLOCK_ELEMENTS = 2**17
 
 
-def row_blocks(n_rows: int, n_columns: int, elements: int = BLOCK_ELEMENTS):
-    """Slices that cut ``range(n_rows)`` into blocks of about ``elements / n_columns`` rows.
+def row_blocks(n_rows: int, n_columns: int, elements: int | None = None):
+    """Slices that cut ``range(n_rows)`` into blocks of about ``elements / n_columns`` rows
+    (default ``BLOCK_ELEMENTS``).
 
     >>> [(s.start, s.stop) for s in row_blocks(5, 1, elements=2)]
     [(0, 2), (2, 4), (4, 5)]
     """
-    step = max(1, int(elements) // max(int(n_columns), 1))
+    step = max(1, int(BLOCK_ELEMENTS if elements is None else elements) // max(int(n_columns), 1))
     for a in range(0, int(n_rows), step):
         yield slice(a, min(a + step, int(n_rows)))
 
@@ -445,14 +446,14 @@ def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = N
     deviation from the median, the scale of :func:`standardise`).  Each column is centred at
     its own median (a per-column constant: every quantity of the bandwidth's plug-in is
     invariant to it, and the sums of squares lose fewer digits); the unit is 1 when the spread
-    lies in [2^-300, 2^300] (else the power of two nearest the spread, so that squares neither
+    lies in [2^-300, 2^300] (else the power of two just below the spread, so that squares neither
     overflow nor underflow).  When Q has more than ``CENTRE_ROWS`` rows the medians are those
     of a regular subsample of rows (any centre inside the data serves; the results differ from
     the full medians' only by rounding).  ``value_range``: (min Q, max Q) when already known.
 
     >>> import numpy as np
     >>> Z, spread = standardised_rows(np.array([[1e300, 3e300], [2e300, 5e300]]))
-    >>> (Z.take(slice(None)) * Z.unit / spread).round(12).tolist(), float(spread), Z.unit == 2.0**998
+    >>> (Z.take(slice(None)) * Z.unit / spread).round(12).tolist(), float(spread), Z.unit == 2.0**997
     ([[-0.2, -0.4], [0.2, 0.4]], 2.5e+300, True)
     """
     Q = np.asarray(Q, dtype=float)
@@ -465,7 +466,8 @@ def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = N
     c = float(np.median(sub / s1))
     s2 = max(abs(hi / s1 - c), abs(lo / s1 - c))
     spread = s1 * s2 if s2 > 0.0 else s1
-    unit = 1.0 if 2.0**-SAFE_EXPONENT <= spread <= 2.0**SAFE_EXPONENT else float(np.ldexp(1.0, int(np.frexp(spread)[1])))
+    # else the power of two just below the spread (2^1023 at most: no overflow)
+    unit = 1.0 if 2.0**-SAFE_EXPONENT <= spread <= 2.0**SAFE_EXPONENT else float(np.ldexp(1.0, int(np.frexp(spread)[1]) - 1))
     return CentredRows(Q, np.median(sub, axis=0), unit, top=s1), spread
 
 
