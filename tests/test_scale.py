@@ -15,7 +15,7 @@ from r3d_teach.core.influence import LazyTerms, side_influence, sharp_influence
 from r3d_teach.core.kernels import get_kernel
 from r3d_teach.core.locpoly import (bias_corrected_fit, blocked_moments, local_poly_fit, local_poly_fit_rss,
                                     local_poly_fits, union_rows)
-from r3d_teach.core.quantiles import CentredRows, check_quantile_matrix, standardise, standardised_rows
+from r3d_teach.core.quantiles import check_quantile_matrix, standardise, standardised_rows
 from r3d_teach.core.residuals import leverage_divisor
 
 Q9 = np.arange(1, 10) / 10

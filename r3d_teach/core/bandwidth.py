@@ -40,6 +40,12 @@ Steps (the design decisions in the project's method notes):
 The fuzzy denominator's bandwidth h_den follows the same steps with T in place of Q(q).
 With sampling weights the unit quantiles in every step are the weighted ones.
 
+Large data (n × M in the millions): Q̂ is read in blocks of rows and never copied.  The global
+polynomials of steps 2 and 3 come from one pass (the QR factorisation of the small n_± × (s+4)
+design and the moments Q_X'Z, Σ Z²), steps 3 and 4's local fits from one pass over the rows of
+their windows (sums of squares from moments; where cancellation would cost more than three
+digits the residuals are formed explicitly), each column centred at its median first.
+
 Example
 -------
 >>> import numpy as np

@@ -382,7 +382,6 @@ class _Plan:
 def _plan(xc, h, p, kernel, side, labels, unit_weights, m, rss) -> _Plan:
     K = get_kernel(kernel)
     hv = np.full(m, h)
-    pw = np.arange(p + 1)
     # the side's units with |X̃| ≤ h: 0 ≤ X̃ ≤ h (right) or -h ≤ X̃ < 0 (left)
     inside = (xc >= 0) & (xc <= h) if side == "+" else (xc < 0) & (xc >= -h)
     if side not in SIDES:

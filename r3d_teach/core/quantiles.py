@@ -51,7 +51,6 @@ __all__ = [
     "CentredRows",
     "standardised_rows",
     "max_abs",
-    "first_decreasing_row",
     "check_quantile_matrix",
     "DECILES",
     "INDEX_FUZZ",
@@ -469,12 +468,6 @@ def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = N
     # else the power of two just below the spread (2^1023 at most: no overflow)
     unit = 1.0 if 2.0**-SAFE_EXPONENT <= spread <= 2.0**SAFE_EXPONENT else float(np.ldexp(1.0, int(np.frexp(spread)[1]) - 1))
     return CentredRows(Q, np.median(sub, axis=0), unit, top=s1), spread
-
-
-def first_decreasing_row(Q: np.ndarray) -> int | None:
-    """Index of the first row of Q with Q[i, j+1] < Q[i, j] for some j (None: every row is
-    non-decreasing), checked in blocks of rows (no n × (M - 1) temporary)."""
-    return check_quantile_matrix(Q)[1]
 
 
 def check_quantile_matrix(Q: np.ndarray) -> tuple[tuple[float, float], int | None]:
