@@ -15,18 +15,25 @@ location-scale-skew family,
 so every row is increasing; the effect is a shift of 1 plus a larger spread above the cutoff.
 Q is built in row blocks straight into its (n, 99) array (no n × 99 temporaries).
 
-Each (size, B) runs in a fresh child process (so its peak RSS is this fit's):
+Each (size, B) runs in a fresh child process (so its peak RSS is this fit's), with one BLAS
+thread by default (``--blas-threads``; the passes below are single-threaded too, and on a
+shared machine multi-threaded BLAS spins while waiting for a busy core):
 
 * ``two_pass``: the time of two memory passes over Q, measured in the same child just before
-  the fit: ``np.add.reduce(Q, axis=0)`` twice (each reads all of Q once); the median of 5;
-* ``fit``: the wall time of the call (one run);
-* ``ratio`` = fit / two_pass (the goal at 10^6 units: ≤ 25);
+  the fit: ``np.add.reduce(Q, axis=0)`` twice (each reads all of Q once and writes nothing);
+  the median of 5 (wall clock, and CPU time for ``cpu_two_pass``);
+* ``fit``: the wall time of the call (one run); ``cpu_fit`` its CPU time;
+* ``ratio`` = fit / two_pass (the goal at 10^6 units: ≤ 25), ``cpu_ratio`` the same in CPU time
+  (less sensitive to other processes on the machine);
 * ``peak``: the child's ``ru_maxrss`` at the end (the whole process: interpreter, Q and the fit),
   and ``fit_extra`` = peak minus ``ru_maxrss`` just before the fit (Q built, imports done);
   the goal at 10^6 units: peak ≤ 2.5 × Q's bytes + 0.4 GB;
 * the numbers: τ̂, se at the deciles, h and b, the critical value and the p-values, compared
-  with ``results/bench_scale_reference.json`` (written by ``--write-reference`` from the
-  code before the scale work: commit a1c9c1d).
+  with ``results/bench_scale_reference.json`` (the same runs of the code before the scale
+  work, commit a1c9c1d, one BLAS thread): τ̂, se, h, b to ``RTOL``, the bootstrap's critical
+  value and band to ``RTOL_BOOT``, the p-values exactly.
+
+``--markdown PATH`` writes the runs and the reference runs as a markdown table.
 
 Usage:
     nice -n 5 python benchmarks/bench_scale.py                      # all sizes, B = 999 and 0
@@ -172,6 +179,7 @@ def main(argv=None):
                     help="BLAS threads of the child (default 1, like the two passes; 'default': the library's own)")
     ap.add_argument("--write-reference", action="store_true")
     ap.add_argument("--json", default=None, help="also write the runs to this JSON file")
+    ap.add_argument("--markdown", default=None, help="also write the runs and the reference runs as a table")
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
@@ -215,6 +223,34 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"commit": _commit(), "runs": runs}, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown_table(runs, ref))
+
+
+def _row(r: dict, label: str) -> str:
+    cpu = f"{r['cpu_ratio']:.1f}" if "cpu_ratio" in r else "–"
+    agree = r.get("agreement")
+    if agree:
+        est = max(agree[k] for k in ("tau", "se", "tau_conventional", "h", "b"))
+        boot = max([agree[k] for k in ("crit_value", "band_lower") if k in agree], default=None)
+        same = "" if agree.get("p_values_equal", True) else ", p-values differ"
+        agree_txt = f"{est:.0e}" + (f" / {boot:.0e}" if boot is not None else "") + same
+    else:
+        agree_txt = "(reference)"
+    return (f"| {label} | {r['n']:,} | {r['n_boot']} | {r['fit']:.2f} | {r['two_pass']:.3f} | {r['ratio']:.1f} | "
+            f"{cpu} | {r['peak'] / 1e9:.2f} | {r['peak_ratio']:.2f} | {r['fit_extra'] / 1e9:.2f} | "
+            f"{r['h']:.4f} | {agree_txt} |\n")
+
+
+def markdown_table(runs: list, ref: dict) -> str:
+    """The runs (after) and the reference runs (before) as one markdown table."""
+    head = ("| code | units | B | fit (s) | two passes (s) | ratio | CPU ratio | peak RSS (GB) | peak / Q | "
+            "fit's extra (GB) | h | agreement with before (τ̂, se, h, b / bootstrap) |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+    rows = [_row(r, "before (a1c9c1d)") for r in ref.values()]
+    rows += [_row(r, f"after ({_commit()})") for r in runs]
+    return head + "".join(rows)
 
 
 if __name__ == "__main__":

@@ -436,7 +436,7 @@ class CentredRows:
 
 
 #: rows of Q whose medians centre the bandwidth's standardisation (a regular subsample beyond)
-CENTRE_ROWS = 20_000
+CENTRE_ROWS = 5_000
 
 
 def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = None) -> tuple[CentredRows, float]:
