@@ -366,6 +366,20 @@ def test_lazy_terms_behave_as_an_array():
     assert T.T.shape == (2, 3) and T.sum() == 15.0 and len(T) == 3
     np.testing.assert_array_equal(np.asarray(T), np.arange(6.0).reshape(3, 2))
     assert len(calls) == 1  # computed once, then kept
+    import pickle
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(T)), np.arange(6.0).reshape(3, 2))
+
+
+def test_a_fit_with_lazy_terms_pickles_and_its_terms_are_the_bootstraps():
+    import pickle
+    rng = np.random.default_rng(20)
+    x = rng.uniform(-1, 1, 600)
+    Q = np.sort(rng.normal(size=(600, 9)), axis=1) + (x >= 0)[:, None]
+    res = r3d(x, Q=Q, quantiles=Q9, n_boot=100, seed=1)
+    back = pickle.loads(pickle.dumps(res))
+    np.testing.assert_array_equal(np.asarray(back.diagnostics.influence.terms), np.asarray(res.diagnostics.influence.terms))
+    np.testing.assert_array_equal(np.asarray(res.diagnostics.bootstrap.influence), np.asarray(res.diagnostics.influence.terms))
+    np.testing.assert_allclose(res.se, np.sqrt((np.asarray(res.diagnostics.influence.terms) ** 2).sum(axis=0)), rtol=1e-12)
 
 
 def test_bootstrap_from_the_gram_matrix_equals_the_bootstrap_from_the_terms():

@@ -103,6 +103,10 @@ class LazyTerms(np.lib.mixins.NDArrayOperatorsMixin):
         state = "computed" if self._array is not None else "not computed yet"
         return f"LazyTerms(shape={self.shape}, {state})"
 
+    def __reduce__(self):
+        # pickled (and deep-copied) as the array itself
+        return np.asarray, (self.materialise(),)
+
 
 @dataclass
 class Influence:
