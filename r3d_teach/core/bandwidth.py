@@ -160,7 +160,9 @@ def density_at_cutoff(xc: np.ndarray, kernel: str) -> tuple[float, float]:
     """Kernel density estimate of X at the cutoff: (f̂, c_n) with c_n = 1.06 σ̂_X n^{-1/5}."""
     n = xc.size
     cn = 1.06 * np.std(xc, ddof=1) * n ** (-0.2)
-    f = float(np.mean(get_kernel(kernel)(xc / cn)) / cn)
+    a = np.abs(xc)
+    near = xc[a <= cn]  # the kernel's support: every other unit adds 0
+    f = float(np.sum(get_kernel(kernel)(near / cn)) / n / cn)
     return f, float(cn)
 
 
@@ -192,6 +194,20 @@ def _pinv_factors(R: np.ndarray):
     return Vt.T @ (inv[:, None] * U.T), U[:, large]
 
 
+def _thin_qr(X: np.ndarray):
+    """Thin QR factorisation X = Q R of a tall Fortran-ordered matrix, Q written over X (as
+    ``scipy.linalg.qr(X, mode="economic")``, without a second n × k array)."""
+    n, k = X.shape
+    if n < k:
+        return scipy.linalg.qr(X, mode="economic", overwrite_a=True, check_finite=False)
+    qr, tau, _, info = scipy.linalg.lapack.dgeqrf(X, overwrite_a=1)
+    R = np.triu(qr[:k])
+    Q, _, info2 = scipy.linalg.lapack.dorgqr(qr, tau, overwrite_a=1)
+    if info != 0 or info2 != 0:  # pragma: no cover - LAPACK argument errors
+        raise np.linalg.LinAlgError("QR factorisation failed")
+    return Q, R
+
+
 def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
     """OLS of every column of Z on (1, x, …, x^order) on each side, orders s + 2 and s + 3
     (:class:`GlobalFit` per side), in one pass over Z's rows.
@@ -216,8 +232,8 @@ def _global_fits(xc: np.ndarray, masks: dict, Z, s: int) -> dict:
         X[:, 0] = 1.0
         for j in range(1, hi + 1):
             np.multiply(X[:, j - 1], u, out=X[:, j])
-        # Householder QR (LAPACK geqrf/orgqr, X overwritten); QX: (n_s, r), r = min(n_s, hi + 1)
-        QX, RX = scipy.linalg.qr(X, mode="economic", overwrite_a=True, check_finite=False)
+        # Householder QR (LAPACK geqrf/orgqr); QX: (n_s, r), r = min(n_s, hi + 1), in X's memory
+        QX, RX = _thin_qr(X)
         fac = {o: _pinv_factors(RX[:, :o + 1]) for o in (lo, hi)}
         a = QX @ fac[lo][0][s + 1]  # OLS weights of the coefficient of x^{s+1} (scaled basis), order lo
         parts[side] = dict(xs=xs, scale=scale, QX=QX, fac=fac, a2=a * a)
