@@ -39,6 +39,9 @@ from .locpoly import BiasCorrectedFit, broadcast_column, side_mask, union_rows
 from .quantiles import row_blocks
 from .residuals import bootstrap_residuals, leverage_divisor, nn_residuals
 
+#: rows of φ per product when Φ'Φ is accumulated (a 99-level grid: about 16 MB)
+GRAM_ROWS = 20_000
+
 __all__ = ["Influence", "LazyTerms", "side_influence", "sharp_influence", "fuzzy_influence", "cluster_sums",
            "cluster_leverage_residuals"]
 
@@ -320,13 +323,25 @@ def sharp_influence(fit_plus: BiasCorrectedFit, fit_minus: BiasCorrectedFit, Y: 
         Y = Y[:, None]
     sum_sq = np.zeros(M)
     g = np.zeros((M, M)) if gram else None
+    # Φ'Φ from few large products (each BLAS call may start threads): blocks of φ gathered first
+    buf = np.empty((max(GRAM_ROWS, 1), M)) if gram else None
+    filled = 0
     for fit in (fit_plus, fit_minus):
         for _, phi in _side_blocks(fit, Y, rule, project, floor):
-            if gram:
+            if not gram:
+                sum_sq += (phi * phi).sum(axis=0)
+                continue
+            if filled + phi.shape[0] > buf.shape[0]:
+                g += buf[:filled].T @ buf[:filled]
+                filled = 0
+            if phi.shape[0] > buf.shape[0]:
                 g += phi.T @ phi
             else:
-                sum_sq += (phi * phi).sum(axis=0)
+                buf[filled:filled + phi.shape[0]] = phi
+                filled += phi.shape[0]
     if gram:
+        if filled:
+            g += buf[:filled].T @ buf[:filled]
         sum_sq = np.diag(g).copy()  # Σ_i φ_i(q)², the diagonal of Φ'Φ
     return Influence(rows=rows, terms=LazyTerms((rows.size, M), compute, sum_sq=sum_sq, gram=g), right=right)
 

@@ -368,7 +368,7 @@ def max_abs(Q: np.ndarray) -> float:
 # passes over a large (n × M) matrix in blocks of rows: memory stays bounded by one block
 # --------------------------------------------------------------------------------------------
 #: elements of one block of rows (≈ 1 MB: stays in cache while a block is worked on)
-BLOCK_ELEMENTS = 2**17
+BLOCK_ELEMENTS = 2**15
 
 
 def row_blocks(n_rows: int, n_columns: int, elements: int | None = None):
