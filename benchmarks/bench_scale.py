@@ -180,9 +180,14 @@ def main(argv=None):
     ap.add_argument("--write-reference", action="store_true")
     ap.add_argument("--json", default=None, help="also write the runs to this JSON file")
     ap.add_argument("--markdown", default=None, help="also write the runs and the reference runs as a table")
+    ap.add_argument("--table", nargs="+", default=None, metavar="JSON",
+                    help="only print a markdown table of runs stored with --json (label=path)")
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
+        return
+    if args.table:
+        print(stored_table(args.table))
         return
     ref = {}
     if os.path.exists(REFERENCE):
@@ -241,6 +246,19 @@ def _row(r: dict, label: str) -> str:
     return (f"| {label} | {r['n']:,} | {r['n_boot']} | {r['fit']:.2f} | {r['two_pass']:.3f} | {r['ratio']:.1f} | "
             f"{cpu} | {r['peak'] / 1e9:.2f} | {r['peak_ratio']:.2f} | {r['fit_extra'] / 1e9:.2f} | "
             f"{r['h']:.4f} | {agree_txt} |\n")
+
+
+def stored_table(items: list) -> str:
+    """A markdown table of runs stored with ``--json``: items ``label=path``."""
+    head = ("| code | units | B | fit (s) | two passes (s) | ratio | CPU ratio | peak RSS (GB) | peak / Q | "
+            "fit's extra (GB) | h | agreement with before (τ̂, se, h, b / bootstrap) |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+    rows = []
+    for item in items:
+        label, path = item.split("=", 1)
+        with open(path) as f:
+            rows += [_row(r, label) for r in json.load(f)["runs"]]
+    return head + "".join(rows)
 
 
 def markdown_table(runs: list, ref: dict) -> str:

@@ -367,8 +367,9 @@ def max_abs(Q: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------
 # passes over a large (n × M) matrix in blocks of rows: memory stays bounded by one block
 # --------------------------------------------------------------------------------------------
-#: elements of one block of rows (≈ 1 MB: stays in cache while a block is worked on)
-BLOCK_ELEMENTS = 2**15
+#: elements of one block of rows (512 kB: stays in cache while a block is worked on, and the
+#: products of a block with a few columns stay below OpenBLAS's threshold for starting threads)
+BLOCK_ELEMENTS = 2**16
 
 
 def row_blocks(n_rows: int, n_columns: int, elements: int | None = None):
