@@ -33,7 +33,8 @@ shared machine multi-threaded BLAS spins while waiting for a busy core):
   work, commit a1c9c1d, one BLAS thread): τ̂, se, h, b to ``RTOL``, the bootstrap's critical
   value and band to ``RTOL_BOOT``, the p-values exactly.
 
-``--markdown PATH`` writes the runs and the reference runs as a markdown table.
+``--markdown PATH`` writes the runs and the reference runs as a markdown table; ``--table
+label=runs.json ...`` prints a table of runs stored with ``--json`` (as in results/bench_scale.md).
 
 Usage:
     nice -n 5 python benchmarks/bench_scale.py                      # all sizes, B = 999 and 0
@@ -257,7 +258,8 @@ def stored_table(items: list) -> str:
     for item in items:
         label, path = item.split("=", 1)
         with open(path) as f:
-            rows += [_row(r, label) for r in json.load(f)["runs"]]
+            stored = json.load(f)["runs"]
+        rows += [_row(r, label) for r in (stored.values() if isinstance(stored, dict) else stored)]
     return head + "".join(rows)
 
 
