@@ -99,6 +99,7 @@ __all__ = [
     "critical_value",
     "studentized_critical_value",
     "exact_sd",
+    "centred_sd_from_gram",
     "check_boot_budget",
     "parse_test_ranges",
 ]
@@ -119,6 +120,10 @@ _ON_TAU_SCALE = ("max |tau|", "max |tau - mean|")
 #: a centred level whose exact sd is at most this times the largest se of its range is rounding
 #: noise of the centring (e.g. every level's influence terms identical): left out of the maximum
 CENTRED_SD_ZERO = 1e-10
+#: the same threshold when the centred sd comes from Φ'Φ (:func:`centred_sd_from_gram`): its
+#: variance carries an absolute rounding error of about 1e-16 · max_k Φ'Φ_kk, so sds below about
+#: 1e-8 · max se are noise there
+GRAM_CENTRED_SD_ZERO = 1e-6
 #: Gini differences smaller than this are rounding (Gini coefficients lie in [0, 1]): D̂ = 0
 GINI_NOISE = 1e-12
 
@@ -147,11 +152,11 @@ def check_boot_budget(n_boot: int, n_units: int, n_quantiles: int, n_ranges: int
             "is ample for 95 % bands)")
 
 
-def covariance_root(phi: np.ndarray) -> np.ndarray:
+def covariance_root(phi: np.ndarray, gram: np.ndarray | None = None) -> np.ndarray:
     """An M × M matrix R with R'R = Φ'Φ: the Cholesky factor (unique and continuous in Φ), or
     the symmetric eigen-root when Φ'Φ is singular.  Gaussian draws η_b R then have exactly the
-    law of Σ_i ξ_ib φ_i."""
-    S = phi.T @ phi
+    law of Σ_i ξ_ib φ_i.  ``gram``: Φ'Φ when already computed (Φ is then not read)."""
+    S = phi.T @ phi if gram is None else gram
     try:
         return np.linalg.cholesky(S).T
     except np.linalg.LinAlgError:
@@ -187,6 +192,21 @@ def exact_sd(phi: np.ndarray) -> np.ndarray:
     G(q) = Σ_i ξ_i φ_i(q) (rows of ``phi`` already summed within clusters when clustered; a
     covariance root R with R'R = Φ'Φ gives the same)."""
     return np.sqrt(np.sum(np.asarray(phi, dtype=float) ** 2, axis=0))
+
+
+def centred_sd_from_gram(gram: np.ndarray, live: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """sd_c(q_k) = ‖Φ(q_k) − Φ_L w‖ for the levels k of ``live`` (L), from G = Φ'Φ alone:
+    sd_c² = G_kk − 2 (G_{k,L} w) + w'G_{L,L} w (clipped at 0 against rounding).
+
+    >>> phi = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    >>> live, w = np.array([True, True, True]), np.full(3, 1 / 3)
+    >>> direct = np.sqrt(((phi - (phi @ w)[:, None]) ** 2).sum(axis=0))
+    >>> bool(np.allclose(centred_sd_from_gram(phi.T @ phi, live, w), direct))
+    True
+    """
+    G = np.asarray(gram, dtype=float)[np.ix_(live, live)]
+    Gw = G @ w
+    return np.sqrt(np.clip(np.diag(G) - 2.0 * Gw + w @ Gw, 0.0, None))
 
 
 def parse_test_ranges(test_ranges, quantiles: np.ndarray) -> list[tuple[float, float]]:
@@ -345,7 +365,10 @@ def multiplier_bootstrap(
     """
     if band not in BANDS:
         raise ValueError(f"band: must be one of {', '.join(map(repr, BANDS))}, got {band!r}")
-    phi = np.asarray(phi, dtype=float)
+    # lazily computed terms (r3d_teach.core.influence.LazyTerms) may carry Φ'Φ: then Φ is not read
+    gram = getattr(phi, "gram", None)
+    if gram is None or multipliers is not None or gini_parts is not None or clusters is not None:
+        phi, gram = np.asarray(phi, dtype=float), None
     phi_rows = phi
     tau = np.asarray(tau, dtype=float)
     q = np.asarray(quantiles, dtype=float)
@@ -371,8 +394,9 @@ def multiplier_bootstrap(
     ranges = parse_test_ranges(test_ranges, q)
     tests = tuple(tests)
     gw = grid_weights(q)
-    # the exact sd of the multiplier process, and what the studentized statistics need per range
-    se = exact_sd(phi)
+    # the exact sd of the multiplier process, and what the studentized statistics need per range:
+    # from Φ's rows, or from Φ'Φ when the lazily computed terms carry it (then Φ is not read)
+    se = exact_sd(phi) if gram is None else np.sqrt(np.clip(np.diag(gram), 0.0, None))
     pos = se > 0
     inv_se = np.zeros(m)
     inv_se[pos] = 1.0 / se[pos]
@@ -385,16 +409,19 @@ def multiplier_bootstrap(
         if stud and live.any():
             spec["null"] = live
             w_live = gw[live] / gw[live].sum()
-            centred = phi[:, live] - (phi[:, live] @ w_live)[:, None]
-            sd_c = exact_sd(centred)
-            ok = sd_c > CENTRED_SD_ZERO * se[live].max()
+            if gram is None:
+                centred = phi[:, live] - (phi[:, live] @ w_live)[:, None]
+                sd_c, zero = exact_sd(centred), CENTRED_SD_ZERO
+            else:
+                sd_c, zero = centred_sd_from_gram(gram, live, w_live), GRAM_CENTRED_SD_ZERO
+            ok = sd_c > zero * se[live].max()
             if ok.any():
                 spec["homo"] = (live, w_live, ok, 1.0 / sd_c[ok])
         specs.append(spec)
     if multipliers is None and gini_parts is None and n > m:
         # Gaussian multipliers in M dimensions: η_b R with R'R = Φ'Φ has the law of Σ_i ξ_ib φ_i
         # and needs M instead of n normals (and an M × M instead of an n × M product) per draw
-        phi = covariance_root(phi)
+        phi = covariance_root(phi, gram)
         n = m
     sup = np.empty(B)
     t_sup = np.zeros(B)

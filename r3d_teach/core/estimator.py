@@ -63,8 +63,10 @@ NOISE_FLOOR = 1e-13
 FEW_CLUSTERS = 20
 
 
-def _fit_sides(xc, Y, h, b: dict, opt: FitOptions, labels=None) -> dict:
-    return {side: bias_corrected_fit(xc, Y, h, b[side], opt.s, opt.p, opt.kernel, side, labels=labels)
+def _fit_sides(xc, Y, h, b: dict, opt: FitOptions, labels=None, pilot=None, scale: float = 1.0) -> dict:
+    # pilot: the bandwidth selection, whose order-p fits at b are reused (one pass less over Q)
+    return {side: bias_corrected_fit(xc, Y, h, b[side], opt.s, opt.p, opt.kernel, side, labels=labels,
+                                     bias=pilot and pilot.bias_fit(side, opt.p, opt.kernel, b[side], scale))
             for side in SIDES}
 
 
@@ -235,15 +237,15 @@ def r3d(
                          cluster=cluster, data=data, unit=unit, quantile_method=opt.quantile_method)
     q = inp.quantiles
     _, multipliers = check_inference(opt, inp, test_ranges, multipliers)
-    Z, scale = safe_scale(inp.Q)
-    floor = NOISE_FLOOR * float(np.max(np.abs(Z)))
+    Z, scale = safe_scale(inp.Q, top=inp.abs_max())
+    floor = NOISE_FLOOR * (inp.abs_max() / scale)  # = max|Z| (scale is a power of two)
 
     # 2. bandwidths h and b, and windows that can carry a variance
     bw = resolve_bandwidths(inp, h, b, opt)
     dof = check_windows(inp, bw, opt)
 
     # 3. bias-corrected fits on each side; 4. monotone curves and the effect
-    fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q)
+    fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q, pilot=bw.selection, scale=scale)
     raw = {side: fits[side].intercept for side in SIDES}
     conv = {side: fits[side].conventional.intercept for side in SIDES}
     mono = {side: _monotone(raw[side], q, opt) for side in SIDES}
@@ -252,7 +254,8 @@ def r3d(
 
     # 5. influence terms and standard errors (fuzzy: delta method with the first stage)
     influence = sharp_influence(fits["+"], fits["-"], Z, opt.residuals,
-                                q if opt.method == "frechet" else None, inp.clusters, floor=floor)
+                                q if opt.method == "frechet" else None, inp.clusters, floor=floor,
+                                gram=opt.n_boot > 0)
     if inp.clusters is not None:
         _check_cluster_count(inp.clusters, fits)
     tau_z, tau_conv_z, first_stage, fs_influence, t_fits = numerator, numerator_conv, None, None, None

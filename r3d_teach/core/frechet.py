@@ -44,19 +44,24 @@ __all__ = ["isotonic_projection", "rearrange", "REARRANGEMENTS"]
 REARRANGEMENTS = ("sort", "interpolated")
 
 
-def isotonic_projection(curves: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+def isotonic_projection(curves: np.ndarray, quantiles: np.ndarray, copy: bool = True) -> np.ndarray:
     """L2[a, b] projection of each row of ``curves`` onto non-decreasing functions.
 
     Weighted isotonic regression with the grid's quadrature weights
     (:func:`r3d_teach.core.quantiles.grid_weights`; equal on equally spaced grids).
     Rows that are already non-decreasing are returned unchanged without a solve, so
-    projecting many unit curves costs little when few of them cross.
+    projecting many unit curves costs little when few of them cross.  ``copy=False``: when no
+    row crosses, ``curves`` itself is returned (no copy).
     """
     a = np.asarray(curves, dtype=float)
     one = a.ndim == 1
-    A = np.atleast_2d(a).copy()
+    A = np.atleast_2d(a)
+    dec = np.less(A[:, 1:], A[:, :-1])
+    if not dec.any():
+        return a.copy() if copy else a
+    A = A.copy()
     w = grid_weights(np.asarray(quantiles, dtype=float))
-    bad = np.flatnonzero((np.diff(A, axis=1) < 0).any(axis=1))
+    bad = np.flatnonzero(dec.any(axis=1))
     if bad.size > 8 and A.shape[1] <= 200:
         A[bad] = _isotonic_minmax(A[bad], w)
     else:

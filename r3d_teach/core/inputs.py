@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import validate
-from .quantiles import unit_quantiles
+from .quantiles import check_quantile_matrix, row_blocks, unit_quantiles
 
 __all__ = ["Inputs", "prepare_inputs", "split_frame", "group_units", "check_frame", "UnitGroups", "DEFAULT_QUANTILES"]
 
@@ -41,10 +41,22 @@ class Inputs:
     units: np.ndarray | None           # unit labels (data= only)
     weighted: bool
     quantile_method: str
+    value_range: tuple[float, float] | None = None  # (min Q, max Q), computed once
 
     @property
     def n(self) -> int:
         return self.x.size
+
+    def q_range(self) -> tuple[float, float]:
+        """(min Q̂, max Q̂) over all units and levels (computed on first use, then kept)."""
+        if self.value_range is None:
+            self.value_range = (float(np.min(self.Q)), float(np.max(self.Q))) if self.Q.size else (0.0, 0.0)
+        return self.value_range
+
+    def abs_max(self) -> float:
+        """max |Q̂|."""
+        lo, hi = self.q_range()
+        return max(-lo, hi)
 
 
 @dataclass
@@ -197,12 +209,16 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         Qm = validate.as_real_array(Q, "Q")
         if Qm.ndim != 2 or Qm.shape != (xv.size, q.size):
             raise ValueError(f"Q: must be an (n_units, n_quantiles) = ({xv.size}, {q.size}) matrix, got shape {Qm.shape}")
-        bad = ~np.isfinite(Qm)
-        if bad.any():
-            i = int(np.flatnonzero(bad.any(axis=1))[0])
+        # one pass in blocks of rows: min and max (they propagate NaN and show ±inf) and the first
+        # row that decreases; no n × M temporary
+        value_range, i = check_quantile_matrix(Qm)
+        if not all(np.isfinite(value_range)):
+            i = next(blk.start + int(np.flatnonzero(~np.isfinite(Qm[blk]).all(axis=1))[0])
+                     for blk in row_blocks(*Qm.shape) if not np.isfinite(Qm[blk]).all())
             who = f"unit {validate.show_labels([q_labels[i]])[1:-1]} (row {i})" if q_labels is not None else f"row {i}"
             raise ValueError(f"Q: {who} contains NaN or inf")
-        Qm = validate.check_quantile_rows(Qm, q, q_labels)
+        if i is not None:  # rounding-level decreases are repaired, real ones name the unit
+            Qm = validate.check_quantile_rows(Qm, q, q_labels)
     else:
         if y is None:
             raise ValueError("y: give the units' samples (or Q= with precomputed unit quantiles)")
@@ -215,6 +231,7 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         if weights is not None:
             weights = validate.check_unit_weights(weights, ys)
         Qm = unit_quantiles(ys, q, weights=weights, method=quantile_method)
+        value_range = None
     xc = xv - cutoff
     validate.check_sides(xc)
     tv = validate.check_treatment(treatment, xv.size) if treatment is not None else None
@@ -223,4 +240,4 @@ def prepare_inputs(x, y=None, *, Q=None, cutoff: float = 0.0, quantiles=None, tr
         codes, labels = validate.check_labels(cluster, xv.size, "cluster")
     return Inputs(x=xv, xc=xc, cutoff=cutoff, quantiles=q, Q=Qm, treatment=tv, clusters=codes,
                   cluster_labels=labels, units=units, weighted=weights is not None,
-                  quantile_method=quantile_method)
+                  quantile_method=quantile_method, value_range=value_range)

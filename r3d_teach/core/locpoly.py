@@ -38,8 +38,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .kernels import get_kernel
+from .quantiles import CentredRows, row_blocks, take_rows
 
-__all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "bias_corrected_fit", "side_mask", "SIDES"]
+__all__ = ["OneSidedFit", "BiasCorrectedFit", "local_poly_fit", "local_poly_fit_rss", "bias_corrected_fit",
+           "side_mask", "SIDES", "blocked_moments", "union_rows", "local_poly_fits"]
+
+#: a weighted residual sum of squares taken from moments, Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, is
+#: kept when it is at least this fraction of Σ w Y² (at most about three digits lost to
+#: cancellation); below it the residuals are formed explicitly, in a second pass
+RSS_CANCELLATION = 1e-3
 
 #: the two sides of the cutoff: "+" (x >= cutoff, treated, "right") and "-" (x < cutoff, "left")
 SIDES = ("+", "-")
@@ -91,6 +98,11 @@ class OneSidedFit:
     def n_columns(self) -> int:
         return self.coef.shape[1]
 
+    @property
+    def shared(self) -> bool:
+        """One bandwidth for every column: the per-unit arrays are one column broadcast to M."""
+        return self.sinv.ndim == 2
+
     def _full(self, a: np.ndarray) -> np.ndarray:
         out = np.zeros((self.xc.size, self.n_columns))
         out[self.rows] = a
@@ -125,14 +137,21 @@ class OneSidedFit:
 
     def coefficient_weights_active(self, k: int) -> np.ndarray:
         """(n_a, M) weights a_i on the active rows with β̂_k = Σ_i a_i Y_i:
-        a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights)."""
-        return self.scaled_coefficient_weights_active(k) / self.h[None, :] ** k
+        a_i = K_i r_i'S⁻¹e_k / h^k (k = 0: the equivalent-kernel weights).  With one bandwidth
+        this is one column broadcast to M (a read-only view)."""
+        a = self.scaled_coefficient_weights_active(k)
+        if self.shared:
+            return np.broadcast_to(a[:, :1] / self.h[0] ** k, a.shape)
+        return a / self.h[None, :] ** k
 
     def scaled_coefficient_weights_active(self, k: int) -> np.ndarray:
         """(n_a, M) weights K_i r_i'S⁻¹e_k of the coefficient α_k of u^k = (X̃/h)^k: free of the
-        scale of x (no power of h), so they neither overflow nor underflow when |x| is extreme."""
-        C = self.sinv[:, k][:, None] if self.sinv.ndim == 2 else self.sinv[:, :, k].T
-        return self.k_active * _horner(self._u(self.rows), C)
+        scale of x (no power of h), so they neither overflow nor underflow when |x| is extreme.
+        With one bandwidth: one column broadcast to M (a read-only view)."""
+        if self.shared:
+            col = self.k_active[:, :1] * _horner(self._u(self.rows), self.sinv[:, k][:, None])
+            return np.broadcast_to(col, (self.rows.size, self.n_columns))
+        return self.k_active * _horner(self._u(self.rows), self.sinv[:, :, k].T)
 
     def fitted_active(self) -> np.ndarray:
         """(n_a, M) fitted values r_p(X̃_i/h)'α̂ at the active units."""
@@ -148,11 +167,77 @@ class OneSidedFit:
 
     def active_values(self, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Values of an active-row array ``a`` (n_a, M) at ``rows`` (sorted unit indices), 0 off
-        this fit's active rows."""
+        this fit's active rows.  A broadcast column stays one column (a read-only view)."""
+        col = broadcast_column(a)
+        if col is not None:
+            out = np.zeros((rows.size, 1))
+            out[np.searchsorted(rows, self.rows)] = col
+            return np.broadcast_to(out, (rows.size, self.n_columns))
         out = np.zeros((rows.size, self.n_columns))
         pos = np.searchsorted(rows, self.rows)
         out[pos] = a
         return out
+
+    def values_at(self, a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Values of an active-row array ``a`` (n_a, M) at some sorted unit indices ``rows`` (a
+        block of them: any subset), 0 where a row is not active.  A broadcast column stays one
+        column, shape (r, 1)."""
+        pos = np.minimum(np.searchsorted(self.rows, rows), max(self.rows.size - 1, 0))
+        hit = (self.rows[pos] == rows) if self.rows.size else np.zeros(rows.size, dtype=bool)
+        col = broadcast_column(a)
+        src = a if col is None else col
+        return np.where(hit[:, None], src[pos], 0.0) if self.rows.size else np.zeros((rows.size, src.shape[1]))
+
+
+def union_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two arrays of unit indices (``np.union1d``), through a mask over the
+    units: O(n), no sort or hash table.
+
+    >>> union_rows(np.array([0, 4, 5]), np.array([2, 4])).tolist()
+    [0, 2, 4, 5]
+    """
+    n = int(max(np.max(a, initial=-1), np.max(b, initial=-1))) + 1
+    mask = np.zeros(n, dtype=bool)
+    mask[a] = True
+    mask[b] = True
+    return np.flatnonzero(mask)
+
+
+def broadcast_column(a: np.ndarray) -> np.ndarray | None:
+    """The (r, 1) column behind an (r, M) array that repeats one column with stride 0 (as
+    ``np.broadcast_to`` makes), else None."""
+    if a.ndim == 2 and (a.shape[1] == 1 or a.strides[1] == 0):
+        return a[:, :1]
+    return None
+
+
+def blocked_moments(Y, rows: np.ndarray | None, L, w: np.ndarray | None = None):
+    """Y_r' L (M × k) for each matrix L (or a tuple of them) and, with ``w``, (Y_r ∘ Y_r)' w ((M,)
+    for a vector w, (M × k) for a matrix),
+    where Y_r are the rows ``rows`` of Y (sorted indices; None: all rows) and L, w hold one row
+    per row of Y_r.  Y is a matrix or a :class:`r3d_teach.core.quantiles.CentredRows`; its rows
+    are read in blocks (Y_r is never copied as a whole).
+
+    >>> import numpy as np
+    >>> Y = np.arange(6.0).reshape(3, 2)
+    >>> A, B = blocked_moments(Y, np.array([0, 2]), np.ones((2, 1)), np.ones(2))
+    >>> A.ravel().tolist(), B.tolist()          # column sums and sums of squares of rows 0 and 2
+    ([4.0, 6.0], [16.0, 26.0])
+    """
+    m = Y.shape[1]
+    Ls = L if isinstance(L, tuple) else (L,)
+    A = [np.zeros((m, a.shape[1])) for a in Ls]
+    B = None if w is None else np.zeros((m,) + w.shape[1:])
+    for blk in row_blocks(Y.shape[0] if rows is None else rows.size, m):
+        z = take_rows(Y, blk if rows is None else rows[blk])
+        if w is not None and isinstance(Y, np.ndarray) and rows is None:
+            z = np.array(z)  # a block of Y itself: squared below, so copied
+        for acc, a in zip(A, Ls):
+            acc += z.T @ a[blk]
+        if w is not None:
+            np.multiply(z, z, out=z)
+            B += (w[blk] @ z) if w.ndim == 1 else (z.T @ w[blk])
+    return (tuple(A) if isinstance(L, tuple) else A[0]), B
 
 
 def _horner(u: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -189,7 +274,9 @@ def local_poly_fit(
     Parameters
     ----------
     xc : (n,) running variable centred at the cutoff.
-    Y : (n, M) or (n,) outcomes (e.g. the unit quantile matrix, or a treatment indicator).
+    Y : (n, M) or (n,) outcomes (e.g. the unit quantile matrix, or a treatment indicator), or a
+        :class:`r3d_teach.core.quantiles.CentredRows`.  Only the rows inside the window are read,
+        in blocks (never copied as a whole).
     h : scalar bandwidth, or (M,) one per column.
     p : order; kernel : kernel name; side : "+" or "-".
     labels : optional (M,) column labels (quantile levels) used in error messages.
@@ -202,76 +289,243 @@ def local_poly_fit(
         If fewer than p + 1 units have positive kernel weight on the side, or the local
         design matrix is numerically singular (e.g. ties in X̃).
     """
+    return _fit(xc, Y, h, p, kernel, side, labels, unit_weights)[0]
+
+
+def local_poly_fit_rss(xc, Y, h, p: int, kernel: str = "triangular", side: str = "+",
+                       labels: np.ndarray | None = None, weights: str | int = "kernel"):
+    """:func:`local_poly_fit` and a weighted residual sum of squares over the window,
+
+        RSS(q) = Σ_i w_i(q) ê_i(q)²,   ê_i = Y_i - r_p(X̃_i/h)'α̂ (units with K_i > 0),
+
+    with w_i = K_i (``weights="kernel"``) or w_i = a_i², the squared weights of the coefficient
+    β̂_k = Σ_i a_i Y_i of X̃^k (``weights=k``, an int).  With one bandwidth for every column the
+    sums come from the same pass over the window's rows as the fit (Σ w Y², Σ w r Y and
+    Σ w r r'), unless cancellation would cost more than three digits (then the residuals are
+    formed in a second pass).  Returns ``(fit, rss)``.
+
+    >>> import numpy as np
+    >>> x = np.linspace(-1, 1, 201)
+    >>> Y = np.column_stack([1 + x, (x > 0.2).astype(float)])
+    >>> fit, rss = local_poly_fit_rss(x, Y, 0.5, 1, side="+")
+    >>> e = np.where(fit.k_active > 0, Y[fit.rows] - fit.fitted_active(), 0.0)
+    >>> bool(np.allclose(rss, (fit.k_active * e**2).sum(axis=0), rtol=1e-12, atol=1e-14))
+    True
+    """
+    return local_poly_fits(xc, Y, [(h, p, weights)], kernel, side, labels)[0]
+
+
+def local_poly_fits(xc, Y, specs, kernel: str = "triangular", side: str = "+",
+                    labels: np.ndarray | None = None) -> list:
+    """Several fits on one side from one pass over Y's rows: ``specs`` is a list of
+    (h, p, weights) with ``weights`` None (the fit only) or as in :func:`local_poly_fit_rss`;
+    returns a list of (fit, rss or None).  Fits with one bandwidth for every column share the
+    pass over the union of their windows; others are computed one by one."""
     xc = np.asarray(xc, dtype=float)
-    Y = np.asarray(Y, dtype=float)
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    n, m = Y.shape
+    if not isinstance(Y, CentredRows):
+        Y = np.asarray(Y, dtype=float)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+    m = Y.shape[1]
+    plans = {}
+    for j, (h, p, w) in enumerate(specs):
+        hv = np.broadcast_to(np.asarray(h, dtype=float), (m,))
+        if np.all(hv == hv[0]):
+            plans[j] = _plan(xc, float(hv[0]), p, kernel, side, labels, None, m, w)
+    out = [None] * len(specs)
+    if plans:
+        rows = plans[next(iter(plans))].rows
+        for pl in plans.values():
+            rows = union_rows(rows, pl.rows) if pl.rows is not rows else rows
+        Ls, W = [], []
+        for pl in plans.values():
+            pos = np.searchsorted(rows, pl.rows) if pl.rows.size != rows.size else slice(None)
+            same = pl.wR is pl.kR  # kernel weights: Σ K r Y is the fit's own moment
+            pl.slots = (len(Ls), None if pl.w is None else (len(Ls) + (0 if same else 1), len(W)))
+            Ls.append(_spread(pl.kR, pos, rows.size))
+            if pl.w is not None:
+                if not same:
+                    Ls.append(_spread(pl.wR, pos, rows.size))
+                W.append(_spread(pl.w[:, None], pos, rows.size))
+        mom, sq = blocked_moments(Y, rows, tuple(Ls), np.hstack(W) if W else None)
+        for j, pl in plans.items():
+            i, rs = pl.slots
+            out[j] = _finish(pl, Y, mom[i], None if rs is None else (mom[rs[0]], sq[:, rs[1]]))
+            out[j][0].xc = xc
+    for j, (h, p, w) in enumerate(specs):
+        if out[j] is None:
+            out[j] = _fit(xc, Y, h, p, kernel, side, labels, None, w)
+    return out
+
+
+def _spread(a: np.ndarray, pos, n: int) -> np.ndarray:
+    """Rows of ``a`` placed at positions ``pos`` of an (n, ·) array of zeros."""
+    if isinstance(pos, slice):
+        return a
+    out = np.zeros((n, a.shape[1]))
+    out[pos] = a
+    return out
+
+
+@dataclass
+class _Plan:
+    """A fit with one bandwidth for every column, before the pass over Y: its rows, kernel
+    weights, basis R = (X̃/d)^j and S⁻¹, and the weights ``w`` of the residual sum of squares."""
+
+    rows: np.ndarray
+    kw: np.ndarray
+    R: np.ndarray
+    kR: np.ndarray
+    Sinv: np.ndarray
+    d: float
+    h: float
+    p: int
+    side: str
+    m: int
+    w: np.ndarray | None = None
+    wR: np.ndarray | None = None
+    slots: tuple = ()
+
+
+def _plan(xc, h, p, kernel, side, labels, unit_weights, m, rss) -> _Plan:
     K = get_kernel(kernel)
+    hv = np.full(m, h)
+    # the side's units with |X̃| ≤ h: 0 ≤ X̃ ≤ h (right) or -h ≤ X̃ < 0 (left)
+    inside = (xc >= 0) & (xc <= h) if side == "+" else (xc < 0) & (xc >= -h)
+    if side not in SIDES:
+        side_mask(xc, side)  # raises the error naming the argument
+    rows = np.flatnonzero(inside)
+    uw = None if unit_weights is None else _unit_weights(unit_weights, xc.size)
+    xa = xc[rows]
+    # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
+    # a bandwidth wider than the data (a global fit) stays well conditioned; the results are
+    # converted to the basis u = X̃/h: coefficient k times (d/h)^k, S⁻¹ scaled accordingly
+    span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
+    u = xa / h
+    kw = K(u) if uw is None else K(u) * uw[rows]
+    cnt = int((kw > 0).sum())
+    if cnt < p + 1:
+        raise ValueError(_singular_message(side, cnt, p, 0, h, None))
+    d = min(h, span)
+    R = _powers(xa / d, p)  # (n_a, p+1)
+    kR = kw[:, None] * R
+    S = R.T @ kR
+    _check_condition(S[None], side, p, hv, labels, cnt)
+    Sinv = np.linalg.inv(S)
+    pl = _Plan(rows=rows, kw=kw, R=R, kR=kR, Sinv=Sinv, d=d, h=h, p=p, side=side, m=m)
+    if rss is not None:
+        pl.w = kw if rss == "kernel" else (kw * (R @ Sinv[:, rss]) / d**rss) ** 2
+        pl.wR = kR if rss == "kernel" else pl.w[:, None] * R
+    return pl
+
+
+def _powers(v: np.ndarray, p: int) -> np.ndarray:
+    """(n, p + 1) matrix of v^j, j = 0..p, as running products."""
+    R = np.empty((v.size, p + 1))
+    R[:, 0] = 1.0
+    for j in range(1, p + 1):
+        np.multiply(R[:, j - 1], v, out=R[:, j])
+    return R
+
+
+def _finish(pl: _Plan, Y, rhs: np.ndarray, rss_moments=None):
+    """The fit (and the residual sum of squares) from Y_a'(K R) (and Y_a'(w R), Σ w Y²)."""
+    p, m, R, kw = pl.p, pl.m, pl.R, pl.kw
+    pw = np.arange(p + 1)
+    coef = pl.Sinv @ rhs.T  # (p+1, M) in the v basis
+    ss = None
+    if rss_moments is not None:
+        wmom, sq = rss_moments
+        # Σ w ê² = Σ w Y² - 2 α'Σ w r Y + α'(Σ w r r')α, exact on the units with K > 0 (w = 0 elsewhere)
+        ss = (sq - 2.0 * np.einsum("jm,mj->m", coef, wmom)
+              + np.einsum("jm,jk,km->m", coef, R.T @ pl.wR, coef))
+        if np.any(~(ss >= RSS_CANCELLATION * sq)):
+            ss = _explicit_rss(Y, pl.rows, R, coef, kw[:, None], pl.w[:, None])
+    RS = R @ pl.Sinv
+    k_a = kw[:, None]
+    w_a = (kw * RS[:, 0])[:, None]
+    lev_a = (kw * np.sum(RS * R, axis=1))[:, None]
+    k_a, w_a, lev_a = (np.broadcast_to(a, (pl.rows.size, m)) for a in (k_a, w_a, lev_a))
+    g = (pl.h / pl.d) ** pw  # v^k = u^k (h/d)^k
+    fit = OneSidedFit(side=pl.side, p=p, h=np.full(m, pl.h), coef=coef * g[:, None], xc=None, rows=pl.rows,
+                      sinv=pl.Sinv * np.outer(g, g), k_active=k_a, w_active=w_a, lev_active=lev_a)
+    return fit, ss
+
+
+def _fit(xc, Y, h, p, kernel, side, labels, unit_weights, rss=None):
+    xc = np.asarray(xc, dtype=float)
+    if not isinstance(Y, CentredRows):
+        Y = np.asarray(Y, dtype=float)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+    n, m = Y.shape
     hv = np.broadcast_to(np.asarray(h, dtype=float), (m,)).copy()
+    if np.all(hv == hv[0]):
+        pl = _plan(xc, float(hv[0]), p, kernel, side, labels, unit_weights, m, rss)
+        if rss is None:
+            rhs, _ = blocked_moments(Y, pl.rows, pl.kR)  # Y_a'(K R), one pass over the window's rows
+            fit, ss = _finish(pl, Y, rhs)
+        else:
+            (rhs, wmom), sq = blocked_moments(Y, pl.rows, (pl.kR, pl.wR), pl.w[:, None])
+            fit, ss = _finish(pl, Y, rhs, (wmom, sq[:, 0]))
+        fit.xc = xc
+        return fit, ss
+    K = get_kernel(kernel)
     on_side = side_mask(xc, side)
     pw = np.arange(p + 1)
     # active rows: on this side and inside the widest window
     rows = np.flatnonzero(on_side & (np.abs(xc) <= hv.max()))
     uw = None if unit_weights is None else _unit_weights(unit_weights, n)
     xa = xc[rows]
-    Ya = Y[rows]
-    # the polynomial basis is built on v = X̃/d with d = min(h, max |X̃| in the window) so that
-    # a bandwidth wider than the data (a global fit) stays well conditioned; the results are
-    # converted to the basis u = X̃/h: coefficient k times (d/h)^k, S⁻¹ scaled accordingly
     span = max(float(np.abs(xa).max()), np.finfo(float).tiny) if xa.size else 1.0
-    if np.all(hv == hv[0]):
-        u = xa / hv[0]
-        kw = K(u) if uw is None else K(u) * uw[rows]
-        cnt = int((kw > 0).sum())
-        if cnt < p + 1:
-            raise ValueError(_singular_message(side, cnt, p, 0, hv[0], None))
-        d = min(hv[0], span)
-        R = (xa / d)[:, None] ** pw  # (n_a, p+1)
-        S = R.T @ (kw[:, None] * R)
-        _check_condition(S[None], side, p, hv, labels, cnt)
-        Sinv = np.linalg.inv(S)
-        coef = Sinv @ ((kw[:, None] * R).T @ Ya)  # (p+1, M) in the v basis
-        RS = R @ Sinv
-        k_a = kw[:, None]
-        w_a = (kw * RS[:, 0])[:, None]
-        lev_a = (kw * np.sum(RS * R, axis=1))[:, None]
-        k_a, w_a, lev_a = (np.broadcast_to(a, (rows.size, m)) for a in (k_a, w_a, lev_a))
-        g = (hv[0] / d) ** pw  # v^k = u^k (h/d)^k
-        coef = coef * g[:, None]
-        Sinv = Sinv * np.outer(g, g)
-    else:
-        u = xa[:, None] / hv[None, :]
-        k_a = K(u) if uw is None else K(u) * uw[rows][:, None]
-        cnt = (k_a > 0).sum(axis=0)
-        if (cnt < p + 1).any():
-            j = int(np.argmin(cnt))
-            raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
-        d = np.minimum(hv, span)
-        v = xa[:, None] / d[None, :]  # (n_a, M)
-        # S_jk = Σ_i K_i v_i^{j+k}: a Hankel matrix of 2p + 1 kernel moments per column
-        powers = [np.ones_like(v)]
-        for _ in range(2 * p):
-            powers.append(powers[-1] * v)
-        mom = np.stack([(k_a * pw_).sum(axis=0) for pw_ in powers])  # (2p+1, M)
-        S = mom[pw[:, None] + pw[None, :]].transpose(2, 0, 1)  # (M, p+1, p+1)
-        _check_condition(S, side, p, hv, labels, cnt)
-        Sinv = np.linalg.inv(S)
-        kY = k_a * Ya
-        rhs = np.stack([(kY * powers[j]).sum(axis=0) for j in range(p + 1)])  # (p+1, M)
-        coef = np.einsum("mjk,km->jm", Sinv, rhs)
-        w_a = k_a * _horner(v, Sinv[:, :, 0].T)
-        # leverage K_i Σ_jk v^{j+k} S⁻¹_kj: antidiagonal sums of S⁻¹ as polynomial coefficients
-        anti = np.zeros((2 * p + 1, m))
-        for j in range(p + 1):
-            for k in range(p + 1):
-                anti[j + k] += Sinv[:, k, j]
-        lev_a = k_a * _horner(v, anti)
-        g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
-        coef = coef * g.T
-        Sinv = Sinv * g[:, :, None] * g[:, None, :]
-    return OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
-                       k_active=k_a, w_active=w_a, lev_active=lev_a)
+    ss = None
+    Ya = take_rows(Y, rows)
+    u = xa[:, None] / hv[None, :]
+    k_a = K(u) if uw is None else K(u) * uw[rows][:, None]
+    cnt = (k_a > 0).sum(axis=0)
+    if (cnt < p + 1).any():
+        j = int(np.argmin(cnt))
+        raise ValueError(_singular_message(side, int(cnt[j]), p, j, hv[j], labels))
+    d = np.minimum(hv, span)
+    v = xa[:, None] / d[None, :]  # (n_a, M)
+    # S_jk = Σ_i K_i v_i^{j+k}: a Hankel matrix of 2p + 1 kernel moments per column
+    powers = [np.ones_like(v)]
+    for _ in range(2 * p):
+        powers.append(powers[-1] * v)
+    mom = np.stack([(k_a * pw_).sum(axis=0) for pw_ in powers])  # (2p+1, M)
+    S = mom[pw[:, None] + pw[None, :]].transpose(2, 0, 1)  # (M, p+1, p+1)
+    _check_condition(S, side, p, hv, labels, cnt)
+    Sinv = np.linalg.inv(S)
+    kY = k_a * Ya
+    rhs = np.stack([(kY * powers[j]).sum(axis=0) for j in range(p + 1)])  # (p+1, M)
+    coef = np.einsum("mjk,km->jm", Sinv, rhs)
+    w_a = k_a * _horner(v, Sinv[:, :, 0].T)
+    # leverage K_i Σ_jk v^{j+k} S⁻¹_kj: antidiagonal sums of S⁻¹ as polynomial coefficients
+    anti = np.zeros((2 * p + 1, m))
+    for j in range(p + 1):
+        for k in range(p + 1):
+            anti[j + k] += Sinv[:, k, j]
+    lev_a = k_a * _horner(v, anti)
+    if rss is not None:
+        w = k_a if rss == "kernel" else (k_a * _horner(v, Sinv[:, :, rss].T) / d[None, :] ** rss) ** 2
+        e = np.where(k_a > 0, Ya - _horner(v, coef), 0.0)
+        ss = (w * e**2).sum(axis=0)
+    g = (hv / d)[:, None] ** pw[None, :]  # (M, p+1)
+    coef = coef * g.T
+    Sinv = Sinv * g[:, :, None] * g[:, None, :]
+    fit = OneSidedFit(side=side, p=p, h=hv, coef=coef, xc=xc, rows=rows, sinv=Sinv,
+                      k_active=k_a, w_active=w_a, lev_active=lev_a)
+    return fit, ss
+
+
+def _explicit_rss(Y, rows, R, coef, kw, w) -> np.ndarray:
+    """Σ_i w_i (Y_i - R_i α)² over the rows with K_i > 0, residuals formed block by block."""
+    out = np.zeros(Y.shape[1])
+    for blk in row_blocks(rows.size, Y.shape[1]):
+        e = take_rows(Y, rows[blk]) - R[blk] @ coef
+        e = np.where(kw[blk] > 0, e, 0.0)
+        out += (w[blk] * (e * e)).sum(axis=0)
+    return out
 
 
 def _unit_weights(w, n: int) -> np.ndarray:
@@ -311,7 +565,8 @@ class BiasCorrectedFit:
 
     With b = h and p = s + 1 this is exactly the intercept of the order-p fit at h (the
     paper's estimator).  ``rows`` are the units inside either window; ``omega`` holds ω on
-    those rows (n_r, M).
+    those rows (n_r, M) (with one h and one b for every column: one column broadcast to M, a
+    read-only view).
     """
 
     conventional: OneSidedFit  # order s at h
@@ -338,17 +593,21 @@ class BiasCorrectedFit:
     @property
     def n_in_window(self) -> int:
         """Units with positive kernel weight at h (the minimum over the grid)."""
+        col = broadcast_column(self.conventional.k_active)
+        if col is not None:
+            return int(np.count_nonzero(col > 0))
         return int((self.conventional.k_active > 0).sum(axis=0).min())
 
 
 def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
                        kernel: str = "triangular", side: str = "+",
-                       labels: np.ndarray | None = None) -> BiasCorrectedFit:
+                       labels: np.ndarray | None = None, bias: OneSidedFit | None = None) -> BiasCorrectedFit:
     """Fit order ``s`` at ``h`` and order ``p`` at ``b`` on one side and combine them into the
     robust bias-corrected boundary value (see :class:`BiasCorrectedFit`).
 
     ``h``, ``b``: scalars or (M,) arrays (one per column).  ``p == s`` means no bias
-    correction (ω = w(h)).
+    correction (ω = w(h)).  ``bias``: the order-``p`` fit at ``b`` of the same Y when already
+    computed (the bandwidth selector's pilot fit).
 
     Example
     -------
@@ -363,19 +622,27 @@ def bias_corrected_fit(xc: np.ndarray, Y: np.ndarray, h, b, s: int, p: int,
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 1:
         Y = Y[:, None]
-    conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
     if p == s:
+        conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
         return BiasCorrectedFit(conventional=conv, bias=conv, rows=conv.rows, omega=conv.w_active,
                                 bias_constant=np.zeros(conv.n_columns))
-    bias = local_poly_fit(xc, Y, b, p, kernel, side, labels=labels)
-    rows = np.union1d(conv.rows, bias.rows)
+    if bias is not None:
+        conv = local_poly_fit(xc, Y, h, s, kernel, side, labels=labels)
+    else:  # both fits from one pass over the rows of their windows
+        (conv, _), (bias, _) = local_poly_fits(xc, Y, [(h, s, None), (b, p, None)], kernel, side, labels=labels)
+    rows = union_rows(conv.rows, bias.rows)
     w_h = conv.active_values(conv.w_active, rows)
     # c_h a_i(b) computed in the scaled bases u = X̃/h and X̃/b: (Σ w u^{s+1}) (h/b)^{s+1} K r'S⁻¹e,
     # so the result is equivariant in x at any magnitude (no power of X̃ itself is formed)
     a_u = bias.active_values(bias.scaled_coefficient_weights_active(s + 1), rows)
-    c_u = np.sum(conv.w_active * conv._u(conv.rows) ** (s + 1), axis=0)
-    factor = c_u * (conv.h / bias.h) ** (s + 1)
-    omega = w_h - factor[None, :] * a_u
+    if conv.shared and bias.shared:  # one column of weights, broadcast to the M levels
+        c_u = np.full(conv.n_columns, float(np.sum(conv.w_active[:, 0] * conv._u(conv.rows)[:, 0] ** (s + 1))))
+        factor = c_u * (conv.h / bias.h) ** (s + 1)
+        omega = np.broadcast_to(w_h[:, :1] - factor[0] * a_u[:, :1], w_h.shape)
+    else:
+        c_u = np.sum(conv.w_active * conv._u(conv.rows) ** (s + 1), axis=0)
+        factor = c_u * (conv.h / bias.h) ** (s + 1)
+        omega = w_h - factor[None, :] * a_u
     with np.errstate(over="ignore", under="ignore"):
         c_h = c_u * conv.h ** (s + 1)  # the bias constant itself (diagnostics)
     return BiasCorrectedFit(conventional=conv, bias=bias, rows=rows, omega=omega, bias_constant=c_h,

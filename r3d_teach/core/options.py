@@ -275,7 +275,8 @@ def resolve_bandwidths(inp: Inputs, h, b, opt: FitOptions) -> Bandwidths:
     k = _variance_units(opt)
     if h_num is None:
         sel = bandwidth_from_matrix(inp.xc, inp.Q, q, method=opt.method, p=opt.p, s=opt.s, kernel=opt.kernel,
-                                    coverage_correction=opt.coverage_correction, min_units=max(opt.min_units, k))
+                                    coverage_correction=opt.coverage_correction, min_units=max(opt.min_units, k),
+                                    value_range=inp.q_range())
         out.h, out.selection = sel.h, sel
         out.b = _sides(b_num) if b_num is not None else {
             side: _widen(_pilot(sel.b_pilot[side]), inp.xc, side, k) for side in SIDES}

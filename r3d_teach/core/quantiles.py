@@ -56,6 +56,12 @@ __all__ = [
     "weighted_step",
     "weighted_targets",
     "monotone_rows",
+    "row_blocks",
+    "take_rows",
+    "CentredRows",
+    "standardised_rows",
+    "max_abs",
+    "check_quantile_matrix",
     "DECILES",
     "INDEX_FUZZ",
     "QUANTILE_METHODS",
@@ -390,11 +396,12 @@ def standardise(Q: np.ndarray) -> tuple[np.ndarray, float, float]:
 SAFE_EXPONENT = 300
 
 
-def safe_scale(Q: np.ndarray) -> tuple[np.ndarray, float]:
+def safe_scale(Q: np.ndarray, top: float | None = None) -> tuple[np.ndarray, float]:
     """Q = scale · Z with scale a power of two: 1 when max|Q| lies in [2^-300, 2^300] (the
-    usual case: nothing changes), else the power of two that brings max|Z| near one.  Scaling
-    by a power of two is exact in floating point, so every linear step of R3D gives bit for
-    bit the scaled result, and squares of tiny or huge values neither underflow nor overflow.
+    usual case: nothing changes, Q itself is returned), else the power of two that brings max|Z|
+    near one.  Scaling by a power of two is exact in floating point, so every linear step of R3D
+    gives bit for bit the scaled result, and squares of tiny or huge values neither underflow nor
+    overflow.  ``top``: max|Q| when already known (saves a pass over Q).
 
     >>> import numpy as np
     >>> Z, s = safe_scale(np.array([3e305, -1e306]))
@@ -404,11 +411,160 @@ def safe_scale(Q: np.ndarray) -> tuple[np.ndarray, float]:
     1.0
     """
     Q = np.asarray(Q, dtype=float)
-    top = float(np.max(np.abs(Q))) if Q.size else 0.0
+    if top is None:
+        top = max_abs(Q)
     if top == 0.0 or 2.0**-SAFE_EXPONENT <= top <= 2.0**SAFE_EXPONENT:
         return Q, 1.0
     e = int(np.frexp(top)[1])
     return np.ldexp(Q, -e), float(np.ldexp(1.0, e))
+
+
+def max_abs(Q: np.ndarray) -> float:
+    """max |Q| from two reductions (min and max), without an |Q| temporary; NaN if Q has one."""
+    Q = np.asarray(Q, dtype=float)
+    if Q.size == 0:
+        return 0.0
+    return float(max(-np.min(Q), np.max(Q)))
+
+
+# --------------------------------------------------------------------------------------------
+# passes over a large (n × M) matrix in blocks of rows: memory stays bounded by one block
+# --------------------------------------------------------------------------------------------
+#: elements of one block of rows (512 kB: stays in cache while a block is worked on, and the
+#: products of a block with a few columns stay below OpenBLAS's threshold for starting threads)
+BLOCK_ELEMENTS = 2**16
+
+
+def row_blocks(n_rows: int, n_columns: int, elements: int | None = None):
+    """Slices that cut ``range(n_rows)`` into blocks of about ``elements / n_columns`` rows
+    (default ``BLOCK_ELEMENTS``).
+
+    >>> [(s.start, s.stop) for s in row_blocks(5, 1, elements=2)]
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    step = max(1, int(BLOCK_ELEMENTS if elements is None else elements) // max(int(n_columns), 1))
+    for a in range(0, int(n_rows), step):
+        yield slice(a, min(a + step, int(n_rows)))
+
+
+def take_rows(Y, rows) -> np.ndarray:
+    """Rows of a matrix or of a :class:`CentredRows` (a new array, or a view for a slice)."""
+    if isinstance(Y, CentredRows):
+        return Y.take(rows)
+    return Y[rows]
+
+
+class CentredRows:
+    """The matrix Z = (Q - C) / U of an (n × M) matrix Q, read row block by row block, never
+    stored whole: ``C`` (M,) a centre per column, ``U`` > 0 a unit.  ``take(rows)`` returns
+    those rows of Z (a new array).
+
+    Z is computed as Q - C (one operation; exact centring, so large offsets lose no digits)
+    when U = 1 and 2^-1000 < max|Q| ≤ 2^1022 (then Q - C cannot overflow), as (Q - C) / U
+    for other units in that range, and as Q / U - C / U beyond it.
+
+    >>> import numpy as np
+    >>> Z = CentredRows(np.array([[1.0, 4.0], [3.0, 8.0]]), np.array([2.0, 6.0]), 2.0)
+    >>> Z.take(slice(None)).tolist(), Z.shape
+    ([[-0.5, -1.0], [0.5, 1.0]], (2, 2))
+    """
+
+    def __init__(self, Q: np.ndarray, centre: np.ndarray, unit: float, top: float | None = None):
+        self.Q = Q
+        self.centre = np.asarray(centre, dtype=float)
+        self.unit = float(unit)
+        top = max_abs(Q) if top is None else top
+        self._exact = 2.0**-1000 < top <= 2.0**1022
+
+    @property
+    def shape(self) -> tuple:
+        return self.Q.shape
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def take(self, rows) -> np.ndarray:
+        if self._exact:
+            if isinstance(rows, slice):
+                z = np.subtract(self.Q[rows], self.centre)  # one pass over a block of consecutive rows
+            else:
+                z = self.Q[rows]  # a gather copies: centred in place
+                z -= self.centre
+            if self.unit != 1.0:
+                z /= self.unit
+            return z
+        z = np.divide(self.Q[rows], self.unit)
+        z -= self.centre / self.unit
+        return z
+
+
+#: rows of Q whose medians centre the bandwidth's standardisation (a regular subsample beyond)
+CENTRE_ROWS = 5_000
+
+
+def standardised_rows(Q: np.ndarray, value_range: tuple[float, float] | None = None) -> tuple[CentredRows, float]:
+    """Q centred column by column, as :class:`CentredRows` (no copy of Q), and its spread
+    s = s1 · s2 (s1 = max|Q|, c the median of Q / s1, s2 = max|Q / s1 - c|: the largest
+    deviation from the median, the scale of :func:`standardise`).  Each column is centred at
+    its own median (a per-column constant: every quantity of the bandwidth's plug-in is
+    invariant to it, and the sums of squares lose fewer digits); the unit is 1 when the spread
+    lies in [2^-300, 2^300] (else the power of two just below the spread, so that squares neither
+    overflow nor underflow).  When Q has more than ``CENTRE_ROWS`` rows the medians are those
+    of a regular subsample of rows (any centre inside the data serves; the results differ from
+    the full medians' only by rounding).  ``value_range``: (min Q, max Q) when already known.
+
+    >>> import numpy as np
+    >>> Z, spread = standardised_rows(np.array([[1e300, 3e300], [2e300, 5e300]]))
+    >>> (Z.take(slice(None)) * Z.unit / spread).round(12).tolist(), float(spread), Z.unit == 2.0**997
+    ([[-0.2, -0.4], [0.2, 0.4]], 2.5e+300, True)
+    """
+    Q = np.asarray(Q, dtype=float)
+    n, m = Q.shape
+    lo, hi = (float(np.min(Q)), float(np.max(Q))) if value_range is None else map(float, value_range)
+    s1 = max(-lo, hi) if Q.size else 0.0
+    if s1 == 0.0:
+        return CentredRows(Q, np.zeros(m), 1.0, top=0.0), 1.0
+    sub = Q[::-(-n // CENTRE_ROWS)]
+    c = float(np.median(sub / s1))
+    s2 = max(abs(hi / s1 - c), abs(lo / s1 - c))
+    spread = s1 * s2 if s2 > 0.0 else s1
+    # else the power of two just below the spread (2^1023 at most: no overflow)
+    unit = 1.0 if 2.0**-SAFE_EXPONENT <= spread <= 2.0**SAFE_EXPONENT else float(np.ldexp(1.0, int(np.frexp(spread)[1]) - 1))
+    return CentredRows(Q, np.median(sub, axis=0), unit, top=s1), spread
+
+
+def check_quantile_matrix(Q: np.ndarray) -> tuple[tuple[float, float], int | None]:
+    """One pass over an (n × M) matrix in blocks of rows: ((min Q, max Q), the index of the
+    first row that decreases somewhere, or None).  min and max are NaN when Q has a NaN.
+
+    >>> import numpy as np
+    >>> check_quantile_matrix(np.array([[1.0, 2.0], [3.0, 2.5], [0.0, 4.0]]))
+    ((0.0, 4.0), 1)
+    """
+    n, m = Q.shape
+    lo, hi, first = np.inf, -np.inf, None
+    if Q.size == 0:
+        return (0.0, 0.0), None
+    for blk in row_blocks(n, m):
+        b = Q[blk]
+        bmin, bmax = float(b.min()), float(b.max())
+        if np.isnan(bmin) or np.isnan(bmax) or np.isnan(lo):
+            lo = hi = np.nan
+        else:
+            lo, hi = min(lo, bmin), max(hi, bmax)
+        if first is not None or m < 2:
+            continue
+        if b.flags.c_contiguous:
+            # one comparison over the flattened block: pairs across row ends (j = M - 1) excluded
+            flat = b.reshape(-1)
+            dec = np.less(flat[1:], flat[:-1])
+            bad = np.count_nonzero(dec) - np.count_nonzero(dec[m - 1::m])
+        else:
+            bad = np.count_nonzero(np.less(b[:, 1:], b[:, :-1]))
+        if bad:
+            first = int(blk.start + np.flatnonzero(np.less(b[:, 1:], b[:, :-1]).any(axis=1))[0])
+    return (lo, hi), first
 
 
 # --------------------------------------------------------------------------------------------

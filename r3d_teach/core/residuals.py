@@ -29,7 +29,7 @@ import numpy as np
 
 from .validate import check_choice
 
-__all__ = ["RESIDUAL_RULES", "LEVERAGE_ONE", "bootstrap_residuals", "nn_residuals"]
+__all__ = ["RESIDUAL_RULES", "LEVERAGE_ONE", "bootstrap_residuals", "leverage_divisor", "nn_residuals"]
 
 RESIDUAL_RULES = ("hc3", "hc2", "nn", "raw")
 #: 1 - ℓ below this counts as a leverage of one (no leverage correction there)
@@ -76,9 +76,18 @@ def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", nn=No
     e = np.where(in_window, Y - fitted, 0.0)
     if rule == "raw":
         return e
-    one_minus = 1.0 - leverage
-    ok = one_minus > LEVERAGE_ONE
-    scale = np.where(ok, one_minus, 1.0)
-    if rule == "hc2":
-        scale = np.sqrt(scale)
-    return np.where(ok, e / scale, e)
+    return e / leverage_divisor(leverage, rule)
+
+
+def leverage_divisor(leverage, rule: str = "hc3") -> np.ndarray:
+    """What ê is divided by: 1 - ℓ ("hc3"), √(1 - ℓ) ("hc2"), and 1 for "raw" and "nn" and
+    wherever 1 - ℓ ≤ :data:`LEVERAGE_ONE` (no correction there).
+
+    >>> leverage_divisor(np.array([0.5, 0.75, 1.0])).tolist()
+    [0.5, 0.25, 1.0]
+    """
+    one_minus = 1.0 - np.asarray(leverage, dtype=float)
+    if rule not in ("hc3", "hc2"):
+        return np.ones_like(one_minus)
+    scale = np.where(one_minus > LEVERAGE_ONE, one_minus, 1.0)
+    return np.sqrt(scale) if rule == "hc2" else scale
