@@ -14,8 +14,9 @@ Units enter in the order of their labels (as ``r3d(..., data=df.sort_values(unit
 the numbers, bootstrap draws included, equal the Python API's with the same settings.
 
 Built on the standard library's ``argparse`` (sub-commands, typed flags, ``--help``,
-``--version``): the command then runs on a core install; DuckDB, Dask and pyarrow come with
-``pip install "r3d-teach[large]"`` (without them, ``--engine pandas`` reads CSV files in memory).
+``--version``): the command then runs on a core install. DuckDB, Dask and pyarrow come with the
+``large`` extra (``pip install ".[large]"`` in a clone of r3d-teach, or ``pip install duckdb
+"dask[dataframe,distributed]" pyarrow``); without them, ``--engine pandas`` reads CSV files in memory.
 
 >>> parser = build_parser()
 >>> args = parser.parse_args(["fit", "data.csv", "--x", "score", "--y", "wage", "--unit", "firm",

@@ -105,7 +105,7 @@ GRID_WIDENINGS = 4
 #: ... and refined around the accepted shifts at most this many times
 GRID_REFINEMENTS = 3
 
-INSTALL_HINT = "pip install r3d-teach[validity]  (or: pip install rdlocrand==3.0)"
+INSTALL_HINT = 'pip install "rdlocrand>=3.0" (the "validity" extra of r3d-teach)'
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ Three engines, one result (:class:`UnitQuantiles`; units ordered by their label)
   partition; every partition runs :func:`unit_quantiles_frame` (in memory, on its own units).
 * :func:`unit_quantiles_frame`: the in-memory version on a pandas DataFrame.
 
-DuckDB, Dask and pyarrow are optional: ``pip install "r3d-teach[large]"``.
+DuckDB, Dask and pyarrow are optional: the ``large`` extra (``pip install ".[large]"`` in a clone
+of r3d-teach), or ``pip install duckdb "dask[dataframe,distributed]" pyarrow``.
 
 :func:`write_quantile_file` / :func:`read_quantile_file` store a result as Parquet (one row per
 unit) with the grid and settings in the file's metadata, which :func:`is_quantile_file` detects.
@@ -88,7 +89,7 @@ __all__ = [
 ]
 
 QUANTILE_FILE_KEY = b"r3d_teach.unit_quantiles"
-_EXTRA = 'pip install "r3d-teach[large]"'
+_EXTRA = 'pip install duckdb "dask[dataframe,distributed]" pyarrow (the "large" extra of r3d-teach)'
 _U = 2.0 ** -53  # unit roundoff of float64
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")

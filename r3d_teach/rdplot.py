@@ -84,7 +84,7 @@ __all__ = ["rdplot_bins", "r3d_plot", "RDPlotBins", "SELECTORS", "SHARE_RULES", 
 SELECTORS = ("es", "espr", "esmv", "esmvpr", "qs", "qspr", "qsmv", "qsmvpr")
 #: how one number of bins per side is taken from the levels' own choices
 SHARE_RULES = ("median", "max", "min")
-INSTALL_HINT = "pip install r3d-teach[validity]  (or: pip install rdrobust>=2.1)"
+INSTALL_HINT = 'pip install "rdrobust>=2.1" (the "validity" extra of r3d-teach)'
 
 #: rdplot's description of the selector it used -> its name
 _DESCRIPTIONS = {

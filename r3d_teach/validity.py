@@ -70,7 +70,7 @@ from .core.options import check_bandwidths, check_r3d_kwargs
 __all__ = ["manipulation_test", "covariate_balance", "placebo_cutoffs", "donut",
            "bandwidth_sensitivity", "INSTALL_HINT"]
 
-INSTALL_HINT = "pip install r3d-teach[validity]  (or: pip install rddensity==3.0)"
+INSTALL_HINT = 'pip install "rddensity>=3.0" "lpdensity>=3.0" (the "validity" extra of r3d-teach)'
 
 # keyword arguments of r3d that carry one entry per unit (subset with the units)
 _PER_UNIT = ("weights", "treatment", "cluster", "Q", "multipliers")

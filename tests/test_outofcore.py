@@ -265,7 +265,7 @@ def test_duckdb_file_errors(tmp_path):
 
 def test_missing_extra_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "duckdb", None)          # import duckdb -> ImportError
-    with pytest.raises(ImportError, match=r"r3d-teach\[large\]"):
+    with pytest.raises(ImportError, match=r"pip install duckdb .*the \"large\" extra"):
         unit_quantiles_duckdb(pd.DataFrame({"unit": [1], "y": [1.0]}), "y", "unit", [0.5])
 
 

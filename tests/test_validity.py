@@ -114,7 +114,7 @@ def test_manipulation_errors_name_the_argument(monkeypatch):
     with pytest.raises(ValueError, match=r"^n_grid: "):
         val.manipulation_test(x, n_grid=1)
     monkeypatch.setitem(sys.modules, "rddensity", None)
-    with pytest.raises(ImportError, match=r"r3d-teach\[validity\]"):
+    with pytest.raises(ImportError, match=r"pip install \"rddensity>=3.0\".*the \"validity\" extra"):
         val.manipulation_test(x)
 
 

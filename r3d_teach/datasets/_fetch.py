@@ -453,7 +453,7 @@ def _download(remote: RemoteFile, folder: Path, deadline: Deadline, how: str) ->
     try:
         import pooch
     except ImportError as err:  # pragma: no cover - pooch is in requirements
-        raise ImportError("downloading needs pooch: pip install r3d-teach[data]") from err
+        raise ImportError('downloading needs pooch: pip install "pooch>=1.7" (the "data" extra of r3d-teach)') from err
     got = Path(
         pooch.retrieve(
             remote.url,

@@ -122,7 +122,7 @@ def read_county_returns(path: str | os.PathLike[str], object_name: str = RDATA_O
         import pyreadr
         from pyreadr import custom_errors
     except ImportError as err:  # pragma: no cover - pyreadr is in requirements
-        raise ImportError("reading the election file needs pyreadr: pip install r3d-teach[data]") from err
+        raise ImportError('reading the election file needs pyreadr: pip install "pyreadr>=0.5" (the "data" extra of r3d-teach)') from err
     check_format(path, _HOW)
     with reading(path, _HOW):
         try:
