@@ -61,6 +61,7 @@ API_MODULES = (
     "r3d_teach.outofcore",
     "r3d_teach.cli",
     "r3d_teach.simulate",
+    "r3d_teach.simulate.laws",
     "r3d_teach.simulate.baselines",
     "r3d_teach.simulate.montecarlo",
 )
