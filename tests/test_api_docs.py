@@ -179,3 +179,17 @@ def test_an_indented_formula_becomes_a_literal_block():
     assert out[0] == "The bandwidth is ::"
     assert out[2] == "    h = [V / B]^{1/5} |x|,"  # inside the literal block: nothing escaped
     assert out[4] == "with B\\_+ > 0."
+
+
+def test_the_help_fits_the_page_and_stays_a_valid_command():
+    ext = _extension()
+    text = ("examples:\n  r3d fit data.csv --x score --y wage --unit firm --weights w --out results/  # a note\n\n"
+            "DATA is a file " + "with many words " * 8)
+    out = ext.fit_width(text, 60)
+    assert max(len(line) for line in out.splitlines()) <= 60
+    lines = out.splitlines()
+    assert lines[1] == "  # a note"  # the comment on its own line, above the command
+    assert lines[2].endswith(" \\") and lines[3].lstrip().startswith("--")  # broken before an option
+    # joined as a shell joins continued lines, the command is the original one
+    joined = " ".join(part.rstrip(" \\").strip() for part in lines[2:4])
+    assert joined == "r3d fit data.csv --x score --y wage --unit firm --weights w --out results/"

@@ -25,6 +25,7 @@ import inspect
 import os
 import re
 import sys
+import textwrap
 import types
 
 from docutils import nodes
@@ -193,14 +194,20 @@ class ApiSummary(Autosummary):
         return out
 
 
+#: the width of the printed help (argparse wraps to it; longer example lines and prose are refilled)
+HELP_WIDTH = 80
+
+
 class CommandHelp(SphinxDirective):
-    """``{command-help}``: ``r3d --help`` and the help of each sub-command, as printed at 96 columns."""
+    """``{command-help}``: ``r3d --help`` and the help of each sub-command, at :data:`HELP_WIDTH`
+    columns (what a terminal of that width shows; commands too long for it are continued with a
+    backslash, as a shell reads them)."""
 
     def run(self):
         from r3d_teach import cli
 
         saved = os.environ.get("COLUMNS")
-        os.environ["COLUMNS"] = "96"
+        os.environ["COLUMNS"] = str(HELP_WIDTH)
         try:
             parser = cli.build_parser()
             texts = [("r3d --help", parser.format_help())]
@@ -214,10 +221,48 @@ class CommandHelp(SphinxDirective):
                 os.environ["COLUMNS"] = saved
         out = []
         for command, text in texts:
-            block = nodes.literal_block(text, f"$ {command}\n{text.rstrip()}")
+            body = fit_width(text.rstrip(), HELP_WIDTH)
+            block = nodes.literal_block(body, f"$ {command}\n{body}")
             block["language"] = "text"
             out.append(block)
         return [nodes.container("", *out, classes=["api-entries"])]
+
+
+def fit_width(text: str, width: int) -> str:
+    """Lines of a help text within ``width``: a paragraph of prose is refilled, a long command line
+    is continued on the next line (:func:`_continue`)."""
+    out = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        if all(len(line) <= width for line in lines):
+            out.append(block)
+            continue
+        if any(line.lstrip().startswith("r3d ") for line in lines):
+            out.append("\n".join(part for line in lines for part in _continue(line, width)))
+        else:
+            indent = lines[0][:len(lines[0]) - len(lines[0].lstrip())]
+            out.append(textwrap.fill(" ".join(line.strip() for line in lines), width,
+                                     initial_indent=indent, subsequent_indent=indent))
+    return "\n\n".join(out)
+
+
+def _continue(line: str, width: int) -> list[str]:
+    """A command line too long for ``width``: its comment on a line of its own above it, and the
+    command broken before an option (``--flag value`` stays together), continued with `` \\``."""
+    lead = line[:len(line) - len(line.lstrip())]
+    parts = []
+    if len(line) > width and "  # " in line:
+        line, comment = line.split("  # ", 1)
+        parts.append(f"{lead}# {comment.strip()}")
+        line = line.rstrip()
+    indent = lead + "      "
+    while len(line) > width:
+        cut = line.rfind(" --", len(indent), width - 1)
+        if cut <= len(indent):
+            break
+        parts.append(line[:cut] + " \\")
+        line = indent + line[cut:].lstrip()
+    return parts + [line]
 
 
 def numpy_sections(app, what, name, obj, options, lines: list[str]) -> None:
