@@ -15,6 +15,8 @@ generated from the library at build time, so a new public name appears without e
   (``x : (n,) running variable, one value per unit``); napoleon would read that text as a *type*.
   :func:`description_fields` moves it below the name before napoleon runs, so it renders as the
   parameter's description.
+* A small style sheet (:data:`CSS`, written to ``_static/`` at the end of the build): the API
+  pages' code wraps instead of scrolling, and a fit's summary table fits the page's column.
 """
 
 from __future__ import annotations
@@ -474,23 +476,30 @@ def _exists(dotted: str) -> bool:
     return False
 
 
-#: the API pages' code (doctests, formulas, help texts) wraps instead of scrolling sideways
+#: the API pages' code (doctests, formulas, help texts) wraps instead of scrolling sideways; the
+#: summary table of a fit (``R3DResult.summary()`` in a notebook: eleven columns) is set small
+#: enough to fit the page's column, and scrolls rather than being cut where it does not
 CSS = """
 .api-entries pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.82em; }
 .api-entries dl.py > dt { overflow-wrap: anywhere; }
+div.r3d-summary { overflow-x: auto; max-width: 100%; }
+div.r3d-summary table.dataframe { font-size: 0.78em; }
 """
+
+
+CSS_FILE = "r3d_book.css"
 
 
 def write_css(app, exception):
     if exception is None and app.builder.format == "html":
         static = os.path.join(app.outdir, "_static")
         os.makedirs(static, exist_ok=True)
-        with open(os.path.join(static, "apidocs.css"), "w", encoding="utf-8") as f:
+        with open(os.path.join(static, CSS_FILE), "w", encoding="utf-8") as f:
             f.write(CSS)
 
 
 def setup(app):
-    app.add_css_file("apidocs.css")
+    app.add_css_file(CSS_FILE)
     app.connect("build-finished", write_css)
     app.add_directive("api-module", ApiModule)
     app.add_directive("api-summary", ApiSummary)
