@@ -156,6 +156,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``r3d`` command's argument parser, with the sub-commands ``fit`` and ``quantiles``
+    (``build_parser().format_help()`` is the text of ``r3d --help``)."""
     parser = argparse.ArgumentParser(
         prog="r3d",
         description="Regression discontinuity with distribution-valued outcomes (R3D, Van Dijcke 2025) "
