@@ -5,14 +5,15 @@ error is approximated by the multiplier process (Van Dijcke 2025, eq. 14 and A-4
 Hsu and Sasaki 2019) with the finite-sample equivalent-kernel weights in place of the
 asymptotic ones (as R3D 0.1.0 does):
 
-    ν^±_b(q) = Σ_i ξ_ib w^±_i(q) ê^±_i(q),      ξ_ib iid N(0, 1),
-    sharp:  G_b(q) = ν^+_b(q) - ν^-_b(q),
-    fuzzy:  G_b(q) = [Δ_T (ν^+_b - ν^-_b)(q) - Δ_Y(q) (η^+_b - η^-_b)] / Δ_T²,
+    U^±_b(q) = Σ_i ξ_ib w^±_i(q) ê^±_i(q),      ξ_ib iid N(0, 1),
+    sharp:  G_b(q) = U^+_b(q) - U^-_b(q),
+    fuzzy:  G_b(q) = [Δ_T (U^+_b - U^-_b)(q) - Δ_Y(q) (η^+_b - η^-_b)] / Δ_T²,
 
 with η the same process for the treatment regression (its own window and weights).
 Residuals ê are taken for **every** unit in the window (R3D 0.1.0 keeps only units with a
-positive weight, which drops about half the window) and are leverage-corrected by default
-(HC3: ê / (1 - ℓ_i)).
+positive weight, which drops about half the window) and are leverage-corrected
+(:mod:`r3d_teach.core.residuals`; ``r3d`` uses HC2, ê / √(1 - ℓ_i), with the studentized band and
+HC3, ê / (1 - ℓ_i), with the unweighted one).
 
 All draws are one matrix product G = Ξ Φ with the stored influence matrix
 Φ_i(q) = ω^+_i ê^+_i - ω^-_i ê^-_i (n × M), computed in chunks of draws so memory stays bounded.
@@ -52,7 +53,8 @@ Two uniform bands (``band=``), each with its tests:
   ``se`` instead, see :class:`~r3d_teach.core.results.R3DResult`);
 * nullity on a range R: studentized T = max_{R ∩ L} |τ̂|/se against the T_b of that range (the
   same W_b), and T = ∞ when τ̂(q) ≠ 0 at a level of R with se(q) = 0 (a deterministic non-zero
-  effect): on the whole grid the band excludes 0 somewhere exactly when p ≤ α.  Unweighted:
+  effect): on the whole grid the band excludes 0 somewhere exactly when p ≤ α (T > ĉ ⇔
+  p ≤ α holds whenever α(B + 1) is an integer, e.g. B = 999 or 199 at α = 0.05).  Unweighted:
   T = max_R |τ̂|, S_b = max_R |G_b|;
 * homogeneity: the centred process τ̂ - τ̄_R and G_b - Ḡ_b,R (grid-weighted means over R),
   studentized level by level by the exact sd of the centred process,
@@ -62,7 +64,7 @@ Two uniform bands (``band=``), each with its tests:
   T = max_R |τ̂ - τ̄_R|, S_b = max_R |G_b - Ḡ_b,R|;
 * p-value = (1 + #{S_b ≥ T}) / (1 + B) (S_b: T_b for the studentized statistics);
 * centred Gini (sharp only): D̂ = Gini(m̂_+) - Gini(m̂_-),
-  D*_b = Gini(m̂_+ + ν^+_b) - Gini(m̂_- + ν^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B);
+  D*_b = Gini(m̂_+ + U^+_b) - Gini(m̂_- + U^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B);
   a |D̂| below :data:`GINI_NOISE` is rounding (identical units: p = 1).
 
 Levels where se(q) = 0 (identical units there, or the rounding floor) carry no randomness: the

@@ -31,6 +31,12 @@ form in the same W and its ν is that common value, which a Welch-Satterthwaite 
 would overstate up to two-fold).  The isotonic projection of the Fréchet fit is not linear and
 is left out (it only moves fitted curves that cross).
 
+Clusters.  ``r3d``'s studentized band uses, with ``cluster=``, HC2 residuals summed within
+clusters and the clustered ν above (measured in ``benchmarks/results/coverage_bands.md``: 93.0-96.4 %
+coverage of a 95 % band with 60 to 150 clusters); ``residuals="hc3"`` gives CR3 with its exact
+clustered ν (a_g = (I - H_gg)⁻ᵀω_g), which is conservative there (96.4-99.9 %).  CR2, the
+clustered HC2 of Bell and McCaffrey, is not implemented.
+
 Computation.  Small windows (:data:`DENSE_WORK`): W is formed (n_s × n_s) and
 tr A = ‖C'W‖_F², ‖A‖_F² = ‖(C'W)(C'W)'‖_F² (sums of squares: exact and stable).  Large windows:
 O(n) in time and memory.  With F = R T⁻¹ (T from the QR factor of K^{1/2}R, so F'KF = I and
@@ -64,7 +70,7 @@ import numpy as np
 from scipy.linalg import qr, solve_triangular
 
 from .locpoly import SIDES
-from .residuals import LEVERAGE_ONE, leverage_divisor
+from .residuals import leverage_divisor
 
 __all__ = ["bell_mccaffrey_dof", "fit_dof", "dof_from_w", "side_weights", "side_basis", "moments_low_rank",
            "DENSE_WORK", "HIGH_LEVERAGE", "AMPLIFIED"]
@@ -274,7 +280,7 @@ def _dof_column(fits: dict, rule: str, column: int, clusters, dense: bool) -> fl
         E = np.column_stack(extra_E)
         M = np.zeros((m, m))
         pos = {(k, i): j for j, (k, i, _, _) in enumerate(bad_units)}
-        for j, (k, i, vals, idx) in enumerate(bad_units):
+        for j, (k, _, vals, idx) in enumerate(bad_units):
             for v, i2 in zip(vals, idx):
                 M[j, pos[(k, int(i2))]] = v
         N = B - 0.5 * E @ M
