@@ -453,3 +453,21 @@ def test_the_default_residual_rule_follows_the_band():
                                rng=np.random.default_rng(1), band="unweighted", tests=("nullity", "homogeneity"))
     np.testing.assert_allclose(unw.band_upper, ref.band_upper, rtol=1e-12)
     np.testing.assert_array_equal(unw.tests.p_value, ref.tests.p_value)
+
+
+def test_test_ranges_share_the_draws_divisors():
+    """One maximum per range, every range's draws divided by the same √(W_b/ν)."""
+    x, y = _hetero(n=300, seed=12)
+    res = r3d(x, y, quantiles=Q9, n_boot=499, seed=3, test_ranges=(0.1, 0.5, 0.9))
+    boot = res.diagnostics.bootstrap
+    G, se, div = boot.draws, res.se, boot.t_divisor
+    t = res.tests
+    for k, (lo, hi) in enumerate([(0.1, 0.5), (0.5, 0.9)]):
+        r = (Q9 >= lo - 1e-9) & (Q9 <= hi + 1e-9)
+        S = np.abs(G[:, r] / se[r]).max(axis=1) / div
+        T = np.abs(res.tau[r] / se[r]).max()
+        row = t[(t.test == "nullity")].iloc[k]
+        assert row["range"] == f"[{lo:g}, {hi:g}]"
+        assert row.statistic == pytest.approx(T, rel=1e-12)
+        assert row.critical_value == pytest.approx(critical_value(S, 0.05), rel=1e-12)
+        assert row.p_value == pytest.approx((1 + np.sum(S >= T)) / 500)

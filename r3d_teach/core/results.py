@@ -180,7 +180,7 @@ class R3DResult:
     critical value: ĉ, the multiple of se, for the studentized band; the half-width for the
     unweighted one), ``dof`` (ν, the Bell-McCaffrey degrees of freedom of the variance behind
     the studentized band's multivariate-t critical value; ``inf`` for residual rules without a
-    hat-matrix form, None for the unweighted band), ``tests`` (test, range, kind: which
+    hat-matrix form, None for the unweighted band and without the bootstrap), ``tests`` (test, range, kind: which
     statistic, statistic, critical_value, p_value); fuzzy: ``first_stage`` (:class:`FirstStage`).  Intermediates are
     in ``diagnostics``.
     """
