@@ -48,6 +48,7 @@ API_MODULES = (
     "r3d_teach.core.frechet",
     "r3d_teach.core.residuals",
     "r3d_teach.core.influence",
+    "r3d_teach.core.dof",
     "r3d_teach.core.bootstrap",
     "r3d_teach.core.gini",
     "r3d_teach.core.options",
@@ -478,9 +479,11 @@ def _exists(dotted: str) -> bool:
 
 #: the API pages' code (doctests, formulas, help texts) wraps instead of scrolling sideways; the
 #: summary table of a fit (``R3DResult.summary()`` in a notebook: eleven columns) is set small
-#: enough to fit the page's column, and scrolls rather than being cut where it does not
+#: enough to fit the page's column, and scrolls rather than being cut where it does not; the
+#: chapters' printed outputs wrap too (a long line of output is never cut at the column's edge)
 CSS = """
 .api-entries pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.82em; }
+div.cell_output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .api-entries dl.py > dt { overflow-wrap: anywhere; }
 div.r3d-summary { overflow-x: auto; max-width: 100%; }
 div.r3d-summary table.dataframe { font-size: 0.78em; }

@@ -53,7 +53,7 @@ accumulated over blocks of rows.  A unit with leverage near one (or a strongly a
 weight) has a large a_i and a small row of I - H: its terms cancel in these sums, so such units
 (leverage above :data:`HIGH_LEVERAGE`, or |a_i| > :data:`AMPLIFIED` |ω_i|) are taken out of the
 low-rank part and their rows of W W' are formed explicitly (O(n) each); the two computations
-agree to rounding (``tests/test_dof.py``).
+agree to rounding.
 
 Example
 -------
