@@ -231,7 +231,7 @@ def _appendix(density, balance, placebo, donut, sensitivity, window) -> pd.DataF
         d = _frame(density, "density", "manipulation_test", ["t_stat", "p_value", "h_left", "h_right"])
         for _, r in d.iterrows():
             rows.append(("Density of x (manipulation test)", f"h = {r['h_left']:.3g} (left), {r['h_right']:.3g} (right)",
-                         "T = (f+ - f-)/se", r["t_stat"], nan, r["p_value"], r["n_eff_left"], r["n_eff_right"]))
+                         "z_f = (f+ - f-)/se", r["t_stat"], nan, r["p_value"], r["n_eff_left"], r["n_eff_right"]))
     if balance is not None:
         b = _frame(balance, "balance", "covariate_balance", ["covariate", "estimate", "se", "p_value"])
         for _, r in b.iterrows():
@@ -559,7 +559,7 @@ def report_table(result: R3DResult, *, at=None, other_band: R3DResult | None = N
     appendix = _appendix(density, balance, placebo, donut, sensitivity, window)
     app_notes = []
     if len(appendix):
-        app_notes.append("Value: the T statistic of the density test (Cattaneo, Jansson and Ma), the jump of a "
+        app_notes.append("Value: the statistic z_f of the density test (Cattaneo, Jansson and Ma), the jump of a "
                          "covariate at the cutoff (local polynomial, robust bias correction), or the mean of "
                          "tau(q) over the grid (placebo cutoffs, donut, bandwidth multiples; p-value of the "
                          "nullity test).")
