@@ -1,7 +1,8 @@
 """Scale: ``r3d(x, Q=Q, ...)`` on 10^4, 10^5 and 10^6 units × 99 quantile levels.
 
 The call is the default estimator on a given unit-quantile matrix Q (Fréchet, data-driven h
-and b, p = 2, HC3 residuals, nullity and homogeneity tests):
+and b, p = 2, the studentized band with HC2 residuals and its Bell-McCaffrey ν, nullity and
+homogeneity tests):
 
     r3d(x, Q=Q, quantiles=np.arange(1, 100) / 100, n_boot=B, seed=1)     B = 999 and B = 0
 
@@ -33,6 +34,8 @@ shared machine multi-threaded BLAS spins while waiting for a busy core):
   work, commit a1c9c1d, one BLAS thread): τ̂, se, h, b to ``RTOL``, the bootstrap's critical
   value and band to ``RTOL_BOOT`` (the unweighted band, the only one the reference has, computed
   from the same draws; the default studentized band and its p-values are recorded beside it).
+  Since the default band uses HC2 residuals (the reference: HC3), se and the bootstrap are
+  compared only for runs with HC3 residuals; τ̂, τ̂_conventional, h and b always.
 
 ``--markdown PATH`` writes the runs and the reference runs as a markdown table; ``--table
 label=runs.json ...`` prints a table of runs stored with ``--json`` (as in results/bench_scale.md).
@@ -121,7 +124,8 @@ def child(n: int, n_boot: int) -> dict:
                goal_peak=2.5 * Q.nbytes + 0.4e9, h=float(res.h), b={k: float(v) for k, v in res.b.items()},
                n_left=int(res.n_left), n_right=int(res.n_right),
                tau=res.tau[DECILES].tolist(), se=res.se[DECILES].tolist(),
-               tau_conventional=res.tau_conventional[DECILES].tolist())
+               tau_conventional=res.tau_conventional[DECILES].tolist(), residuals=res.residuals,
+               dof=None if res.dof is None else float(res.dof))
     if n_boot:
         # the reference (commit a1c9c1d) has the unweighted band, the only one then: compare that band,
         # computed from the same draws (the sup statistics are kept); the default band is recorded too
@@ -158,13 +162,18 @@ def _key(n: int, n_boot: int) -> str:
 def compare(run: dict, ref: dict) -> dict:
     """max |Δ| / max |reference| for each stored vector, and equality of h and b."""
     out = {}
+    # the reference has HC3 standard errors and draws; the default band's HC2 ones are compared only
+    # through what does not depend on the residual rule (τ̂, h, b)
+    same_rule = run.get("residuals", "hc3") == ref.get("residuals", "hc3")
     for name in ("tau", "se", "tau_conventional", "band_lower"):
+        if name in ("se", "band_lower") and not same_rule:
+            continue
         if name in ref and name in run:
             a, b = np.asarray(run[name]), np.asarray(ref[name])
             out[name] = float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
     out["h"] = abs(run["h"] - ref["h"]) / ref["h"]
     out["b"] = max(abs(run["b"][s] - ref["b"][s]) / ref["b"][s] for s in ref["b"])
-    if "crit_value" in ref:
+    if "crit_value" in ref and same_rule:
         out["crit_value"] = abs(run["crit_value"] - ref["crit_value"]) / ref["crit_value"]
         if "p_values" in run:  # runs made before the studentized default: the same tests as the reference
             out["p_values_equal"] = run["p_values"] == ref["p_values"]
@@ -218,7 +227,7 @@ def main(argv=None):
                 if _key(n, B) in ref and not args.write_reference:
                     c = compare(r, ref[_key(n, B)])
                     r["agreement"] = c
-                    est = max(c[k] for k in ("tau", "se", "tau_conventional", "h", "b"))
+                    est = max(c[k] for k in ("tau", "se", "tau_conventional", "h", "b") if k in c)
                     boot = max([c[k] for k in ("crit_value", "band_lower") if k in c], default=0.0)
                     same_p = c.get("p_values_equal", True)
                     agree = f"{est:.1e}" + (f" / boot {boot:.1e}" if B else "") + ("" if same_p else " p-values differ")
@@ -247,7 +256,7 @@ def _row(r: dict, label: str) -> str:
     cpu = f"{r['cpu_ratio']:.1f}" if "cpu_ratio" in r else "–"
     agree = r.get("agreement")
     if agree:
-        est = max(agree[k] for k in ("tau", "se", "tau_conventional", "h", "b"))
+        est = max(agree[k] for k in ("tau", "se", "tau_conventional", "h", "b") if k in agree)
         boot = max([agree[k] for k in ("crit_value", "band_lower") if k in agree], default=None)
         same = "" if agree.get("p_values_equal", True) else ", p-values differ"
         agree_txt = f"{est:.0e}" + (f" / {boot:.0e}" if boot is not None else "") + same

@@ -82,6 +82,7 @@ _FLAGS = {"y": "--y", "unit": "--unit", "x": "--x", "weights": "--weights", "tre
           "cluster": "--cluster", "cutoff": "--cutoff", "method": "--method", "p": "--p", "h": "--h",
           "b": "--b", "quantiles": "--quantiles", "n_boot": "--boot", "alpha": "--alpha", "seed": "--seed",
           "kernel": "--kernel", "quantile_method": "--quantile-method", "tests": "--tests", "band": "--band",
+          "residuals": "--residuals",
           "memory_limit": "--memory-limit", "min_units": "--min-units", "data": "DATA"}
 
 
@@ -156,6 +157,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``r3d`` command's argument parser, with the sub-commands ``fit`` and ``quantiles``
+    (``build_parser().format_help()`` is the text of ``r3d --help``)."""
     parser = argparse.ArgumentParser(
         prog="r3d",
         description="Regression discontinuity with distribution-valued outcomes (R3D, Van Dijcke 2025) "
@@ -227,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--band", choices=("studentized", "unweighted"), default="studentized",
                    help="uniform band and tests: studentized (tau ± c·se(q); default) or unweighted "
                         "(tau ± c, one width for every q: R3D 0.1.0's)")
+    e.add_argument("--residuals", choices=("hc2", "hc3", "nn", "raw"), default=None,
+                   help="residuals of the standard errors and the bootstrap (default: hc2 with the studentized "
+                        "band, hc3 with the unweighted one)")
     e.add_argument("--seed", type=_nonneg_int, default=None, metavar="S",
                    help="seed of the bootstrap (default: drawn and recorded in result.json)")
     e.add_argument("--tests", type=_tests, default=None, metavar="T1,T2",
@@ -447,7 +453,8 @@ def _check_fit_flags(args) -> None:
     """The estimator's own checks of its settings (the options layer), run on the flags before any
     data is read."""
     check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
-                  band=args.band, tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
+                  band=args.band, residuals=args.residuals,
+                  tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
                   quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
     if args.p == 0 and args.b is not None:
         raise CLIError("--b: with --p 0 there is no bias correction (the estimate and its bias correction "
@@ -571,7 +578,8 @@ def _cmd_fit(args) -> int:
     t_quant = time.perf_counter() - t0
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     kwargs = dict(cutoff=args.cutoff, method=args.method, p=args.p, kernel=args.kernel, h=args.h, b=args.b,
-                  n_boot=args.boot, alpha=args.alpha, band=args.band, seed=seed, quantile_method=method)
+                  n_boot=args.boot, alpha=args.alpha, band=args.band, residuals=args.residuals, seed=seed,
+                  quantile_method=method)
     if args.tests is not None:
         kwargs["tests"] = tuple(args.tests)
     if args.treatment:
@@ -624,7 +632,7 @@ def _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, 
                     "treatment": args.treatment, "cluster": args.cluster},
         "settings": {"cutoff": args.cutoff, "method": args.method, "p": args.p, "kernel": args.kernel,
                      "h": args.h, "b": args.b, "n_boot": args.boot, "alpha": args.alpha, "band": args.band,
-                     "seed": seed,
+                     "residuals": res.residuals, "seed": seed,
                      "seed_given": args.seed is not None, "tests": list(kwargs.get("tests", ("nullity", "homogeneity"))),
                      "quantiles": q.tolist(), "quantile_method": method, "engine": info.get("engine"),
                      "memory_limit": args.memory_limit if info.get("engine") == "duckdb" else None},
@@ -632,7 +640,7 @@ def _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, 
         "h": res.h, "b": getattr(res, "b", None),
         "n_units": res.n_units, "n_left": res.n_left, "n_right": res.n_right,
         "n_clusters": getattr(res, "n_clusters", None), "n_obs": int(res_q.sizes.sum()),
-        "crit_value": res.crit_value, "tests": tests, "first_stage": first_stage,
+        "crit_value": res.crit_value, "dof": getattr(res, "dof", None), "tests": tests, "first_stage": first_stage,
         "unit_quantiles": {k: v for k, v in info.items() if k != "engine"},
         "seconds": {"unit_quantiles": round(t_quant, 3), "fit": round(t_fit, 3)},
     }

@@ -24,7 +24,7 @@ quantile functions of its treated and untreated units, i.e. their Wasserstein ba
   (:math:`s(q) = 0`, e.g. a floor at zero) carry no information (:math:`D(q) = 0` under every
   assignment) and are left out of the maximum;
 * ``"wasserstein"``: :math:`T = d_{W_2}(\bar Q_1, \bar Q_0) = \{\int D(q)^2\,dq\}^{1/2}`
-  (:func:`r3d_teach.quantiles.wasserstein2`, midpoint weights of the grid).
+  (:func:`r3d_teach.wasserstein2`, midpoint weights of the grid).
 
 p-values: when there are at most :data:`MAX_ENUMERATE` assignments, all
 :math:`C = \binom{n_W}{n_1}` are enumerated and :math:`p = \#\{a: T_a \ge T\}/C` (exact; the
@@ -607,7 +607,7 @@ class RandInfResult:
         return df.rename(columns={"ci_lower": "lower", "ci_upper": "upper", "ci_pieces": "pieces"})
 
     def summary(self, at: Sequence[float] | None = None) -> Summary:
-        """A :class:`~r3d_teach.results.Summary` (prints as text, renders once as HTML in a
+        """A :class:`~r3d_teach.Summary` (prints as text, renders once as HTML in a
         notebook). ``at``: levels to show (default: the deciles on the grid, or the whole grid
         if it has at most 15 points)."""
         q = self.quantiles

@@ -14,7 +14,7 @@ of :func:`r3d_teach.unit_quantiles` (see :mod:`r3d_teach.core.quantiles`):
   smallest j with c_j ≥ t (the last one if none); linear: o = 1 + (k - 1) q,
   Q̂ = (1 - frac(o)) v(max(⌊o⌋, 1)) + frac(o) v(min(⌊o⌋ + 1, k)) (targets less a relative 1e-10);
   inverted_cdf: Q̂ = v(k q) (same rounding guard).  The targets and the final step are the
-  functions of :mod:`r3d_teach.quantiles` (``weighted_targets``, ``weighted_step``,
+  functions of :mod:`r3d_teach.core.quantiles` (``weighted_targets``, ``weighted_step``,
   ``linear_step``), so every engine applies literally the same rule; each row ends in a running
   maximum, so Q̂ is non-decreasing to the last bit.
 
@@ -398,7 +398,7 @@ def _combine_ranks(Z: np.ndarray, k: np.ndarray, q: np.ndarray, method: str) -> 
 
 def _weight_targets(k: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
     """Weighted: cumulative-weight targets t per slot, (len(k), S) (S = 2M linear, M inverted),
-    the targets of :func:`r3d_teach.quantiles.weighted_targets` (one weighted rule)."""
+    the targets of :func:`r3d_teach.core.quantiles.weighted_targets` (one weighted rule)."""
     targets, _ = weighted_targets(k, q, method)
     if method == "linear":
         out = np.empty((k.size, 2 * q.size))

@@ -59,10 +59,11 @@ def test_summary_header_says_what_was_fitted_and_how_inference_is_done(fit):
     lines = text.splitlines()
     assert lines[0] == "R3D (sharp, method = frechet, p = 2, kernel = triangular)"
     assert lines[1] == "  fit: local linear at h, bias-corrected by a local quadratic at b"
-    assert ("  standard errors: HC3; z = tau/se, P>|z| two-sided normal, ci: 95% pointwise interval "
+    assert ("  standard errors: HC2; z = tau/se, P>|z| two-sided normal, ci: 95% pointwise interval "
             "tau ± 1.96 se") in lines
-    band = f"  95% studentized uniform band (B = 999): tau ± {res.crit_value:.4g} se"
-    assert band in lines
+    band = (f"  95% studentized uniform band (B = 999): tau ± {res.crit_value:.4g} se; HC2 standard errors, "
+            f"multivariate-t critical value with ν = {res.dof:.3g} (Bell–McCaffrey)")
+    assert band in lines and res.residuals == "hc2" and 1 < res.dof < 300
     assert any(ln.startswith("  plus, minus: the right and left limits at the cutoff of the average quantile "
                              "function, m+(q) = lim x↓c, m-(q) = lim x↑c; tau = plus - minus") for ln in lines)
     header = next(ln for ln in lines if ln.lstrip().startswith("q "))
@@ -75,7 +76,12 @@ def test_summary_names_other_variance_estimators_and_bands():
     x, y = _sharp(seed=2)
     g = np.arange(300) % 40
     cl = r3d(x, y, quantiles=Q9, cluster=g, h=0.6, n_boot=199, seed=1)
-    assert "  standard errors: CR3 clustered by 40 clusters;" in str(cl.summary())
+    text = str(cl.summary())
+    assert "  standard errors: HC2 residuals, clustered by 40 clusters;" in text
+    assert "se; HC2 standard errors, multivariate-t critical value with ν = " in text
+    cr3 = r3d(x, y, quantiles=Q9, cluster=g, h=0.6, n_boot=199, seed=1, residuals="hc3")
+    assert "  standard errors: CR3 clustered by 40 clusters;" in str(cr3.summary())
+    assert "se; CR3 standard errors, multivariate-t critical value" in str(cr3.summary())
     hc2 = r3d(x, y, quantiles=Q9, residuals="hc2", h=0.6, n_boot=0)
     txt = str(hc2.summary())
     assert "  standard errors: HC2;" in txt and "  no uniform band and no tests (n_boot = 0)" in txt

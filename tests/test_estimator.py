@@ -277,9 +277,10 @@ def test_weak_first_stage_warning_uses_precision():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         r = r3d(x, y, treatment=strong, quantiles=Q9, h=(0.5, 0.5))
-    # the first stage's standard error is rdrobust's robust HC3 one for T (local linear at h,
-    # bias-corrected by local quadratic at b = h)
+    # the first stage's standard error is rdrobust's robust one for T (local linear at h,
+    # bias-corrected by local quadratic at b = h), HC2 by default and HC3 when asked for
     rdrobust = pytest.importorskip("rdrobust")
-    ref = rdrobust.rdrobust(strong, x, c=0, p=1, q=2, h=0.5, b=0.5, kernel="triangular", vce="hc3")
-    assert r.first_stage.jump == pytest.approx(float(ref.coef.iloc[1, 0]), abs=1e-10)
-    assert r.first_stage.se == pytest.approx(float(ref.se.iloc[2, 0]), rel=1e-8)
+    for rule, fit in (("hc2", r), ("hc3", r3d(x, y, treatment=strong, quantiles=Q9, h=(0.5, 0.5), residuals="hc3"))):
+        ref = rdrobust.rdrobust(strong, x, c=0, p=1, q=2, h=0.5, b=0.5, kernel="triangular", vce=rule)
+        assert fit.first_stage.jump == pytest.approx(float(ref.coef.iloc[1, 0]), abs=1e-10)
+        assert fit.first_stage.se == pytest.approx(float(ref.se.iloc[2, 0]), rel=1e-8)

@@ -76,10 +76,16 @@ def test_range_restricted_statistics():
     tau = np.array([0, 0, 0, 0, 0, 0, 0, 1.0, 2.0])
     phi = np.eye(9)[:2] * 0.01
     out = multiplier_bootstrap(phi, tau, q, multipliers=np.ones((2, 3)), tests=("nullity", "homogeneity"),
-                               test_ranges=[(0.1, 0.5), (0.7, 0.9)])
+                               test_ranges=[(0.1, 0.5), (0.7, 0.9)], band="unweighted")
     t = out.tests
     assert t.statistic.tolist() == pytest.approx([0.0, 0.0, 2.0, 1.0])
     assert t.range.tolist() == ["[0.1, 0.5]", "[0.1, 0.5]", "[0.7, 0.9]", "[0.7, 0.9]"]
+    # studentized: on [0.7, 0.9] every se is 0 and τ̂ ≠ 0 (a deterministic effect, not constant
+    # either): infinite statistics, p = 1/(B + 1); on [0.1, 0.5] τ̂ = 0
+    stu = multiplier_bootstrap(phi, tau, q, multipliers=np.ones((2, 3)), tests=("nullity", "homogeneity"),
+                               test_ranges=[(0.1, 0.5), (0.7, 0.9)])
+    assert stu.tests.statistic.tolist() == [0.0, 0.0, np.inf, np.inf]
+    assert stu.tests.p_value.tolist() == [1.0, 1.0, 0.25, 0.25]
 
 
 def test_gini_closed_forms():

@@ -25,21 +25,24 @@ def _design(n=400, k=80, seed=0, fuzzy=False):
     return x, list(mu[:, None] + sd[:, None] * rng.normal(size=(n, k))), t
 
 
-def _rdrobust(yj, x, h, b, kernel, fuzzy=None):
+def _rdrobust(yj, x, h, b, kernel, fuzzy=None, vce="hc3"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return rdrobust.rdrobust(yj, x, c=0, fuzzy=fuzzy, p=1, q=2, h=h, b=b, kernel=kernel, vce="hc3")
+        return rdrobust.rdrobust(yj, x, c=0, fuzzy=fuzzy, p=1, q=2, h=h, b=b, kernel=kernel, vce=vce)
 
 
+@pytest.mark.parametrize("rule", ["hc3", "hc2"])
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_bias_corrected_estimate_and_robust_se_equal_rdrobust(kernel):
+def test_bias_corrected_estimate_and_robust_se_equal_rdrobust(kernel, rule):
     x, y, _ = _design(seed=1)
     h, b = 0.35, 0.6
-    res = r3d(x, y, method="simple", quantiles=Q9, kernel=kernel, h=h, b=b, n_boot=0)
+    kw = {} if rule == "hc2" else {"residuals": rule}          # HC2: the default rule
+    res = r3d(x, y, method="simple", quantiles=Q9, kernel=kernel, h=h, b=b, n_boot=0, **kw)
+    assert res.residuals == rule
     Q = res.diagnostics.unit_quantiles
     conv = (res.diagnostics.fits["+"].conventional.intercept - res.diagnostics.fits["-"].conventional.intercept)
     for j in (0, 2, 4, 6, 8):
-        ref = _rdrobust(Q[:, j], x, h, b, kernel)
+        ref = _rdrobust(Q[:, j], x, h, b, kernel, vce=rule)
         bc = float(ref.coef.iloc[1, 0])
         # before the monotone step, the bias-corrected jump is rdrobust's to rounding
         assert res.plus_raw[j] - res.minus_raw[j] == pytest.approx(bc, abs=1e-9)
@@ -47,14 +50,15 @@ def test_bias_corrected_estimate_and_robust_se_equal_rdrobust(kernel):
         assert res.se[j] == pytest.approx(float(ref.se.iloc[2, 0]), rel=1e-8)
 
 
-def test_unequal_bandwidths_per_quantile_and_b_below_h():
+@pytest.mark.parametrize("rule", ["hc3", "hc2"])
+def test_unequal_bandwidths_per_quantile_and_b_below_h(rule):
     x, y, _ = _design(seed=2)
     h = np.linspace(0.3, 0.5, 9)
     b = np.linspace(0.25, 0.8, 9)  # b < h at the first levels
-    res = r3d(x, y, method="simple", quantiles=Q9, h=h, b=b, n_boot=0)
+    res = r3d(x, y, method="simple", quantiles=Q9, h=h, b=b, n_boot=0, residuals=rule)
     Q = res.diagnostics.unit_quantiles
     for j in (0, 4, 8):
-        ref = _rdrobust(Q[:, j], x, h[j], b[j], "triangular")
+        ref = _rdrobust(Q[:, j], x, h[j], b[j], "triangular", vce=rule)
         assert res.plus_raw[j] - res.minus_raw[j] == pytest.approx(float(ref.coef.iloc[1, 0]), abs=1e-9)
         assert res.se[j] == pytest.approx(float(ref.se.iloc[2, 0]), rel=1e-8)
 

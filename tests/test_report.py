@@ -109,7 +109,7 @@ def test_main_table_cells_are_the_fits_fields(fit):
         assert f"| {fit.quantiles[k]:g} | {v} | {fit.se[k]:.3f} |" in md
     assert f"| Units in the window, left | {fit.n_left} |" in md
     tex = tab.to_latex("main")
-    assert f"{fit.h:.3f}" in tex and "B = 199 draws" in tex and "HC3 residuals" in tex
+    assert f"{fit.h:.3f}" in tex and "B = 199 draws" in tex and "HC2 residuals" in tex
     assert f"{tab.main[f'band_{band}_lower'].iloc[0]:.3f}".lstrip("-") in tex
     assert f"95\\% uniform band ({band})" in tex
     four = report_table(fit, at=[0.25, 0.5], digits=5)

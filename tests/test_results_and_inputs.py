@@ -31,14 +31,16 @@ def test_conf_int_uniform_and_pointwise(fitted):
     ci = res.conf_int()
     assert list(ci.columns) == ["lower", "upper"] and np.allclose(ci.index, Q9)
     np.testing.assert_allclose(ci["lower"], res.band_lower)
-    # another level from the stored draws: the (1 - α) quantile of the studentized sups, times se
+    # another level from the stored draws: the (1 - α) quantile of the studentized sups (each
+    # divided by its √(W_b/ν), the multivariate t), times se
     boot = res.diagnostics.bootstrap
-    t = np.sort(np.abs(boot.draws / res.se).max(axis=1))
+    t = np.sort(np.abs(boot.draws / res.se).max(axis=1) / boot.t_divisor)
     np.testing.assert_allclose(np.sort(boot.t_stats), t, rtol=1e-12)
     c90 = t[int(np.ceil(0.9 * (999 - 1)))]
     np.testing.assert_allclose(res.conf_int(alpha=0.10)["upper"], res.tau + c90 * res.se)
     # the unweighted band: the (1 - α) quantile of the sup statistics, one width
-    unw = r3d(x, y, quantiles=Q9, n_boot=999, seed=4, band="unweighted")
+    # (with the studentized band's HC2 residuals, given explicitly: the same terms and normal draws)
+    unw = r3d(x, y, quantiles=Q9, n_boot=999, seed=4, band="unweighted", residuals="hc2")
     sup = np.sort(unw.diagnostics.bootstrap.sup_stats)
     np.testing.assert_allclose(sup, np.sort(boot.sup_stats))            # the same draws
     c90 = sup[int(np.ceil(0.9 * (999 - 1)))]
@@ -284,7 +286,7 @@ def test_clustered_se_uses_cr3_residuals_from_the_hat_matrix():
     matrix of the local quadratic at h (b = h); checked against a direct weighted least squares."""
     x, y = _sharp(120, 20, seed=18)
     g = (np.arange(120) // 4)[np.argsort(x)]          # clusters of 4 units adjacent in x
-    res = r3d(x, y, quantiles=Q9, method="simple", h=0.6, cluster=g)
+    res = r3d(x, y, quantiles=Q9, method="simple", h=0.6, cluster=g, residuals="hc3")
     Q = res.diagnostics.unit_quantiles
     phi = np.zeros_like(Q)
     for side, sign in ((x >= 0, 1.0), (x < 0, -1.0)):

@@ -121,9 +121,10 @@ def test_manipulation_errors_name_the_argument(monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # covariate balance
 # ---------------------------------------------------------------------------------------------
-def _wls_jump_and_hc3_se(x, w, h, p=2):
+def _wls_jump_and_hc3_se(x, w, h, p=2, power=1.0):
     """Order-p triangular-kernel local polynomial at h on each side: jump of the intercepts and
-    the HC3 robust standard error sqrt(sum_i (l_i e_i / (1 - lev_i))^2), from scratch."""
+    the HC3 robust standard error sqrt(sum_i (l_i e_i / (1 - lev_i))^2), from scratch (HC2 with
+    ``power=0.5``: e_i / sqrt(1 - lev_i))."""
     est, var = 0.0, 0.0
     for sign, side in ((1.0, x >= 0), (-1.0, x < 0)):
         u = x[side] / h
@@ -135,7 +136,7 @@ def _wls_jump_and_hc3_se(x, w, h, p=2):
         coef = S_inv @ R.T @ (K * w[side][keep])
         ell = K * (R @ S_inv[:, 0])                       # intercept weights
         lev = K * np.einsum("ij,jk,ik->i", R, S_inv, R)   # hat-matrix diagonal
-        e = (w[side][keep] - R @ coef) / (1 - lev)
+        e = (w[side][keep] - R @ coef) / (1 - lev) ** power
         est += sign * coef[0]
         var += np.sum((ell * e) ** 2)
     return est, np.sqrt(var)
@@ -146,9 +147,11 @@ def test_balance_equals_weighted_least_squares_at_fixed_h():
     x = rng.uniform(-1, 1, 500)
     w = 2 + x - 0.5 * x**2 + 0.8 * (x >= 0) + rng.normal(0, 0.5, 500)
     tab = val.covariate_balance(x, {"w": w}, h=0.6)            # b = h: the order-2 fit at h
-    est, se = _wls_jump_and_hc3_se(x, w, 0.6)
+    est, se = _wls_jump_and_hc3_se(x, w, 0.6, power=0.5)        # the default: HC2
     assert np.isclose(tab.loc[0, "estimate"], est, rtol=0, atol=1e-10)
     assert np.isclose(tab.loc[0, "se"], se, rtol=1e-8)
+    hc3 = val.covariate_balance(x, {"w": w}, h=0.6, residuals="hc3")
+    assert np.isclose(hc3.loc[0, "se"], _wls_jump_and_hc3_se(x, w, 0.6)[1], rtol=1e-8)
     z = 1.959963984540054
     assert np.isclose(tab.loc[0, "ci_upper"] - tab.loc[0, "ci_lower"], 2 * z * se, rtol=1e-8)
     assert tab.loc[0, "h"] == 0.6 and tab.loc[0, "b"] == 0.6

@@ -7,6 +7,7 @@ import pytest
 
 import r3d_teach.core.options as options
 from r3d_teach import r3d
+from r3d_teach.core.dof import bell_mccaffrey_dof
 from r3d_teach.core.gini import gini_from_quantiles
 from r3d_teach.core.kernels import get_kernel
 from r3d_teach.core.options import MIN_RESIDUAL_DF
@@ -60,7 +61,11 @@ def test_a_given_bandwidth_that_saturates_a_side_names_it_and_the_counts():
     assert min(_count(x, h6, "+"), _count(x, h6, "-")) == 6
     res = r3d(x, y, quantiles=Q9, h=h6, n_boot=99, seed=0)
     assert np.all(res.se > 0) and np.all(np.isfinite(res.band_upper))
-    assert res.diagnostics.bootstrap.dof == 6 - 3
+    # the band's ν: Bell-McCaffrey's, at most the residual degrees of freedom of the two windows
+    fits = res.diagnostics.fits
+    n_units = sum(fits[side].rows.size for side in ("+", "-"))
+    assert res.diagnostics.bootstrap.dof == res.dof == pytest.approx(bell_mccaffrey_dof(fits, "hc2"), rel=1e-12)
+    assert 1 <= res.dof <= n_units - 2 * 3
 
 
 def test_one_cluster_on_a_side_is_an_error():
@@ -184,6 +189,17 @@ def test_command_line_band_option(tmp_path, capsys):
         eff = pd.read_csv(out / "effect.csv")
         np.testing.assert_allclose(eff["band_upper"], api.band_upper, rtol=0, atol=1e-10)
         assert info["crit_value"] == pytest.approx(api.crit_value, rel=1e-10)
+        # the residual rule follows the band unless given; the studentized band records its ν
+        assert info["settings"]["residuals"] == {"studentized": "hc2", "unweighted": "hc3"}[band]
+        assert (info["dof"] is None) == (band == "unweighted")
+        if info["dof"] is not None:
+            assert info["dof"] == pytest.approx(api.dof, rel=1e-12)
+    out = tmp_path / "hc3"
+    assert main(["fit", str(tmp_path / "d.csv"), "--x", "x", "--y", "y", "--unit", "unit", "--quantiles",
+                 "0.25,0.5,0.75", "--boot", "199", "--seed", "3", "--residuals", "hc3", "--out", str(out)]) == 0
+    info = json.loads((out / "result.json").read_text())
+    api = r3d("x", "y", data=df, unit="unit", quantiles=[0.25, 0.5, 0.75], n_boot=199, seed=3, residuals="hc3")
+    assert info["settings"]["residuals"] == "hc3" and info["crit_value"] == pytest.approx(api.crit_value, rel=1e-10)
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["fit", str(tmp_path / "d.csv"), "--x", "x", "--y", "y", "--unit", "unit", "--band", "wide",

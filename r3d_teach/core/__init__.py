@@ -14,6 +14,7 @@ Data flow one way, from the units' samples to the effect and its band (one modul
 ``frechet``        monotone boundary curves: isotonic projection or rearrangement
 ``residuals``      leverage-corrected residuals (HC3, HC2, NN, raw)
 ``influence``      influence terms φ_i(q): sharp, fuzzy (delta method), clustered (CR3)
+``dof``            the Bell-McCaffrey degrees of freedom ν of the robust variance
 ``bootstrap``      multiplier bootstrap: uniform bands (studentized, unweighted), tests
 ``gini``           Gini coefficients of boundary quantile curves (the centred Gini test)
 ``summary``        the printable summary of a fit or of a bandwidth selection

@@ -19,7 +19,7 @@ where R = 3 Σ_± c_B±² Var̂(β̂_±,{s+1}) is the regularisation of Calonico
 Titiunik (2014) (rdrobust's ``scaleregul = 1``): when both sides share the same curvature the
 unregularised optimum is infinite and the plug-in returns noise.
 
-Steps (the design decisions in the project's method notes):
+Steps:
 
 1. density f̂ = (n c_n)⁻¹ Σ K(X̃_i / c_n), c_n = 1.06 σ̂_X n^{-1/5}, with the chosen kernel;
 2. a rough pilot h⁰ from the same formula with global polynomials of order s + 2 on each side

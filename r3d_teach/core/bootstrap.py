@@ -5,14 +5,15 @@ error is approximated by the multiplier process (Van Dijcke 2025, eq. 14 and A-4
 Hsu and Sasaki 2019) with the finite-sample equivalent-kernel weights in place of the
 asymptotic ones (as R3D 0.1.0 does):
 
-    ν^±_b(q) = Σ_i ξ_ib w^±_i(q) ê^±_i(q),      ξ_ib iid N(0, 1),
-    sharp:  G_b(q) = ν^+_b(q) - ν^-_b(q),
-    fuzzy:  G_b(q) = [Δ_T (ν^+_b - ν^-_b)(q) - Δ_Y(q) (η^+_b - η^-_b)] / Δ_T²,
+    U^±_b(q) = Σ_i ξ_ib w^±_i(q) ê^±_i(q),      ξ_ib iid N(0, 1),
+    sharp:  G_b(q) = U^+_b(q) - U^-_b(q),
+    fuzzy:  G_b(q) = [Δ_T (U^+_b - U^-_b)(q) - Δ_Y(q) (η^+_b - η^-_b)] / Δ_T²,
 
 with η the same process for the treatment regression (its own window and weights).
 Residuals ê are taken for **every** unit in the window (R3D 0.1.0 keeps only units with a
-positive weight, which drops about half the window) and are leverage-corrected by default
-(HC3: ê / (1 - ℓ_i)).
+positive weight, which drops about half the window) and are leverage-corrected
+(:mod:`r3d_teach.core.residuals`; ``r3d`` uses HC2, ê / √(1 - ℓ_i), with the studentized band and
+HC3, ê / (1 - ℓ_i), with the unweighted one).
 
 All draws are one matrix product G = Ξ Φ with the stored influence matrix
 Φ_i(q) = ω^+_i ê^+_i - ω^-_i ê^-_i (n × M), computed in chunks of draws so memory stays bounded.
@@ -32,32 +33,45 @@ B < 19 at α = .05, this one always has.
 Two uniform bands (``band=``), each with its tests:
 
 * ``"studentized"`` (default; the t-statistic process of Chernozhukov, Fernández-Val and Melly
-  2013, and Qu and Yoon 2019 for RD quantile effects): with se(q) = √Σ_i φ_i(q)² the exact
-  standard deviation of the Gaussian multiplier process (clustered: sums within clusters),
-  T_b = max_q |G_b(q)| / se(q), ĉ = :func:`studentized_critical_value` (the (1 - α) quantile of
-  the T_b), band τ̂(q) ± ĉ · se(q): narrow where the estimate is precise, wide in noisy tails;
+  2013, and Qu and Yoon 2019 for RD quantile effects, with a multivariate-t critical value):
+  with se(q) = √Σ_g φ_g(q)² the exact standard deviation of the Gaussian multiplier process
+  (clustered: sums within clusters; ``r3d`` uses HC2 residuals for this band by default), the
+  live levels L = {q: se(q) > 0}, ν the Bell-McCaffrey degrees of freedom of the variance
+  (:mod:`r3d_teach.core.dof`) and, drawn after all B normal blocks (so nothing depends on the
+  chunk size), W_b ~ χ²_ν,
+
+      T_b = max_{q ∈ L} |G_b(q)| / se(q) / √(W_b/ν),     ĉ = (1 - α) quantile of the T_b,
+      band  τ̂(q) ± ĉ · se(q)   (zero width where se(q) = 0):
+
+  the draws of a multivariate t with ν degrees of freedom (one variance estimate shared by every
+  level; Hothorn, Bretz and Westfall 2008), narrow where the estimate is precise, wide in noisy
+  tails, and wider than the Gaussian band when the windows hold few units (small ν).  ν = ∞
+  (``dof=None``) is the Gaussian critical value;
 * ``"unweighted"`` (the paper's and R3D 0.1.0's): τ̂(q) ± c with S_b = max_q |G_b(q)|, one width
-  for every q, set by the noisiest level;
+  for every q, set by the noisiest level (no ν: exactly the band of R3D 0.1.0's rule);
 * pointwise band: τ̂(q) ± z_{1-α/2} sd_b(G_b(q)) (the draws' sd; ``r3d`` reports the analytic
   ``se`` instead, see :class:`~r3d_teach.core.results.R3DResult`);
-* nullity on a range R: studentized T = max_R |τ̂|/se against max_R |G_b|/se; unweighted
+* nullity on a range R: studentized T = max_{R ∩ L} |τ̂|/se against the T_b of that range (the
+  same W_b), and T = ∞ when τ̂(q) ≠ 0 at a level of R with se(q) = 0 (a deterministic non-zero
+  effect): on the whole grid the band excludes 0 somewhere exactly when p ≤ α (T > ĉ ⇔
+  p ≤ α holds whenever α(B + 1) is an integer, e.g. B = 999 or 199 at α = 0.05).  Unweighted:
   T = max_R |τ̂|, S_b = max_R |G_b|;
 * homogeneity: the centred process τ̂ - τ̄_R and G_b - Ḡ_b,R (grid-weighted means over R),
   studentized level by level by the exact sd of the centred process,
-  sd_c(q) = ‖Φ(q) - Φ w_R‖ (norm over rows); unweighted: T = max_R |τ̂ - τ̄_R|,
-  S_b = max_R |G_b - Ḡ_b,R|;
-* p-value = (1 + #{S_b ≥ T}) / (1 + B);
+  sd_c(q) = ‖Φ(q) - Φ_R w_R‖ (norm over rows), the max over R divided by the same √(W_b/ν);
+  levels with sd_c(q) ≤ :data:`CENTRED_SD_ZERO` · max_R se leave the maximum (and count as
+  T = ∞ when their centred τ̂ is not zero: :data:`CENTRED_TAU_ZERO`).  Unweighted:
+  T = max_R |τ̂ - τ̄_R|, S_b = max_R |G_b - Ḡ_b,R|;
+* p-value = (1 + #{S_b ≥ T}) / (1 + B) (S_b: T_b for the studentized statistics);
 * centred Gini (sharp only): D̂ = Gini(m̂_+) - Gini(m̂_-),
-  D*_b = Gini(m̂_+ + ν^+_b) - Gini(m̂_- + ν^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B);
+  D*_b = Gini(m̂_+ + U^+_b) - Gini(m̂_- + U^-_b) - D̂, p = (1 + #{|D*_b| ≥ |D̂|}) / (1 + B);
   a |D̂| below :data:`GINI_NOISE` is rounding (identical units: p = 1).
 
 Levels where se(q) = 0 (identical units there, or the rounding floor) carry no randomness: the
-studentized band has zero width there (at τ̂, which is then 0 or a deterministic value), and
-they are left out of the studentized maxima, of the tests' ranges and of the homogeneity
-centring.  Centred levels with sd_c(q) ≤ :data:`CENTRED_SD_ZERO` · max se are left out of the
-homogeneity maximum as well.  When no level of a range carries randomness, its test falls back
-to the unweighted statistic (τ̂ = 0 there gives p = 1); when no level of the grid does, so does
-the band (zero width).
+studentized band has zero width there (at τ̂, which is then 0 or a deterministic value) and they
+are left out of the studentized maxima; a non-zero τ̂ there is an infinite t-statistic
+(p = 1/(B + 1)).  When no level carries randomness the draws are all 0: ĉ = 0, and the tests
+give p = 1 when τ̂ ≡ 0 (identical units) and p = 1/(B + 1) otherwise.
 
 Example
 -------
@@ -98,6 +112,7 @@ __all__ = [
     "multiplier_bootstrap",
     "critical_value",
     "studentized_critical_value",
+    "t_divisor",
     "exact_sd",
     "centred_sd_from_gram",
     "check_boot_budget",
@@ -124,6 +139,9 @@ CENTRED_SD_ZERO = 1e-10
 #: variance carries an absolute rounding error of about 1e-16 · max_k Φ'Φ_kk, so sds below about
 #: 1e-8 · max se are noise there
 GRAM_CENTRED_SD_ZERO = 1e-6
+#: a centred τ̂ - τ̄ smaller than this times max |τ̂| of its range is rounding of the mean (at a
+#: level whose centred sd is zero it then does not count as a deterministic departure)
+CENTRED_TAU_ZERO = 1e-9
 #: Gini differences smaller than this are rounding (Gini coefficients lie in [0, 1]): D̂ = 0
 GINI_NOISE = 1e-12
 
@@ -170,21 +188,31 @@ def critical_value(stats: np.ndarray, alpha: float) -> float:
     return float(np.quantile(np.asarray(stats), 1.0 - alpha, method="higher"))
 
 
-def studentized_critical_value(t_stats: np.ndarray, alpha: float, dof: float | None = None) -> float:
-    """ĉ of the studentized band: the construction of its critical value, in one place.
-
-    ``t_stats``: the per-draw studentized sups T_b = max_q |G_b(q)|/se(q) (or a test's
-    maxima over its range); ``dof``: the residual degrees of freedom of the smallest window
-    entering the variance (:func:`r3d_teach.core.options.check_windows`; None when unknown),
-    for constructions that need them.
-
-    The construction now is the naive one: ĉ = :func:`critical_value` of the T_b, the same
-    rule as the unweighted band's.  A finite-sample construction replaces this function (the
-    band, the tests' critical values and ``conf_int`` at any α all call it); the tests'
-    p-values stay the ranks (1 + #{T_b ≥ T})/(1 + B), so a construction that moves ĉ away from
-    the draws' quantile must keep p ≤ α exactly when T > ĉ.
-    """
+def studentized_critical_value(t_stats: np.ndarray, alpha: float) -> float:
+    """ĉ of the studentized band: the (1 - α) quantile (:func:`critical_value`'s rule) of the
+    per-draw statistics T_b = max_q |G_b(q)|/se(q) / √(W_b/ν), already divided by
+    :func:`t_divisor` (the multivariate-t step); the band, the tests' critical values and
+    ``conf_int`` at any α all call it.  The tests' p-values are the ranks
+    (1 + #{T_b ≥ T})/(1 + B), so p ≤ α exactly when T > ĉ."""
     return critical_value(t_stats, alpha)
+
+
+def t_divisor(dof: float | None, n_boot: int, rng: np.random.Generator | None) -> np.ndarray | None:
+    """√(W_b/ν), W_b ~ χ²_ν iid (b = 1..B): dividing a Gaussian draw's studentized sup by it gives
+    the draw of a multivariate t with ν degrees of freedom (Hothorn, Bretz and Westfall 2008).
+    None when ν is None or infinite (the Gaussian critical value).  Drawn from ``rng`` after all
+    the normal blocks (so the result does not depend on the chunk size).
+
+    >>> d = t_divisor(4.0, 100_000, np.random.default_rng(0))
+    >>> bool(abs(np.mean(d**2) - 1) < 0.02), t_divisor(None, 5, None)
+    (True, None)
+    """
+    if dof is None or not np.isfinite(dof):
+        return None
+    if not dof > 0:
+        raise ValueError(f"dof: the degrees of freedom must be positive, got {dof!r}")
+    rng = rng if rng is not None else np.random.default_rng()
+    return np.sqrt(rng.chisquare(float(dof), int(n_boot)) / float(dof))
 
 
 def exact_sd(phi: np.ndarray) -> np.ndarray:
@@ -250,10 +278,11 @@ class BootstrapResult:
     ``band``: "studentized" or "unweighted"; ``crit_value``: the band's critical value, a
     multiple of ``se`` for the studentized band (ĉ, scale-free) and the half-width itself for
     the unweighted one; ``sup_stats``: the per-draw unweighted sups max_q |G_b(q)|;
-    ``t_stats``: the per-draw studentized sups max_q |G_b(q)|/se(q) over the levels with
-    se > 0; ``se``: the exact sd of the multiplier process per level; ``dof``: the residual
-    degrees of freedom given to :func:`studentized_critical_value`.  :meth:`half_width` gives
-    the band's half-width for any α from the stored statistics.
+    ``t_stats``: the per-draw studentized statistics T_b = max_q |G_b(q)|/se(q) / √(W_b/ν) over
+    the levels with se > 0 (0 when there are none), whose (1 - α) quantile is ĉ;
+    ``t_divisor``: the √(W_b/ν) they were divided by (None for ν = ∞: Gaussian);
+    ``se``: the exact sd of the multiplier process per level; ``dof``: ν (None: Gaussian).
+    :meth:`half_width` gives the band's half-width for any α from the stored statistics.
     """
 
     n_boot: int
@@ -274,18 +303,24 @@ class BootstrapResult:
     se: np.ndarray | None = field(default=None, repr=False)
     t_stats: np.ndarray | None = field(default=None, repr=False)
     dof: float | None = None
+    t_divisor: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def studentized(self) -> bool:
-        """The band is studentized and some level carries randomness (else: the unweighted rule)."""
-        return self.band == "studentized" and self.se is not None and bool(np.any(self.se > 0))
+        """The band is the studentized one (τ̂ ± ĉ·se; zero width where se = 0)."""
+        return self.band == "studentized" and self.se is not None
+
+    @property
+    def all_se_zero(self) -> bool:
+        """No level carries randomness (every se is 0): the band has zero width."""
+        return self.se is not None and not bool(np.any(self.se > 0))
 
     def critical(self, alpha: float | None = None) -> float:
         """The band's critical value at level ``alpha`` (default: the fit's), from the stored
         per-draw statistics: ĉ (studentized) or c (unweighted)."""
         a = self.alpha if alpha is None else alpha
         if self.studentized:
-            return studentized_critical_value(self.t_stats, a, self.dof)
+            return studentized_critical_value(self.t_stats, a)
         return critical_value(self.sup_stats, a)
 
     def half_width(self, alpha: float | None = None) -> np.ndarray:
@@ -313,13 +348,48 @@ class BootstrapResult:
             pointwise_lower=self.pointwise_lower * scale, pointwise_upper=self.pointwise_upper * scale,
             sd=self.sd * scale, sup_stats=self.sup_stats * scale, tests=tests, draws=mul(self.draws),
             influence=mul(self.influence), rows=self.rows, clusters=self.clusters, band=self.band,
-            se=mul(self.se), t_stats=self.t_stats, dof=self.dof)
+            se=mul(self.se), t_stats=self.t_stats, dof=self.dof, t_divisor=self.t_divisor)
 
 
 def _chunks(B: int, n: int, max_elems: int = BOOT_CHUNK_ELEMENTS):
     size = max(1, min(B, max_elems // max(n, 1)))
     for start in range(0, B, size):
         yield start, min(B, start + size)
+
+
+def _studentized_specs(ranges, q, gw, tau, se, phi, gram):
+    """Per range: what the studentized nullity and homogeneity statistics need (see the module
+    docstring): the live levels, the centring weights, the centred sds, and whether a level
+    without randomness makes the observed statistic infinite."""
+    pos = se > 0
+    specs = []
+    for lo, hi in ranges:
+        mk = (q >= lo - 1e-9) & (q <= hi + 1e-9)
+        live = mk & pos
+        inf_null = bool(np.any(tau[mk & ~pos] != 0))
+        w = gw[mk] / gw[mk].sum()
+        if gram is None:
+            centred = phi[:, mk] - (phi[:, mk] @ w)[:, None]
+            sd_c, zero = exact_sd(centred), CENTRED_SD_ZERO
+        else:
+            sd_c, zero = centred_sd_from_gram(gram, mk, w), GRAM_CENTRED_SD_ZERO
+        top = float(se[mk].max())
+        ok = sd_c > zero * top if top > 0 else np.zeros(sd_c.shape, bool)
+        tc = tau[mk] - tau[mk] @ w
+        scale = float(np.abs(tau[mk]).max())
+        inf_homo = bool(np.any(np.abs(tc[~ok]) > CENTRED_TAU_ZERO * scale))
+        inv_sd = np.zeros(sd_c.shape)
+        inv_sd[ok] = 1.0 / sd_c[ok]
+        specs.append({"mask": mk, "w": w, "live": live, "inf_null": inf_null, "ok": ok, "inv_sd": inv_sd,
+                      "tau_c": tc, "inf_homo": inf_homo})
+    return specs
+
+
+def _observed(values: np.ndarray, inv: np.ndarray, keep: np.ndarray, infinite: bool) -> float:
+    """max over ``keep`` of |values| · inv (0 when none), or ∞ when ``infinite``."""
+    if infinite:
+        return float("inf")
+    return float((np.abs(values[keep]) * inv[keep]).max()) if keep.any() else 0.0
 
 
 def multiplier_bootstrap(
@@ -352,6 +422,8 @@ def multiplier_bootstrap(
     rows : optional indices of the units ``phi``'s rows belong to (with ``n_units``); the
         multipliers are then drawn for those units only (the others contribute nothing).
     n_boot : number of draws B (ignored when ``multipliers`` is given).
+    rng : the generator of the normal draws and, after them, of the χ²_ν draws of the
+        studentized band (also with given ``multipliers``: pass one for reproducible results).
     multipliers : optional (n, B) matrix of multipliers ξ (column b = draw b), for exact tests
         or to reuse another program's draws.
     tests : any of "nullity", "homogeneity", "gini".
@@ -361,7 +433,8 @@ def multiplier_bootstrap(
         G_b = Σ_g ξ_gb Σ_{i∈g} phi_i (clustered bands and tests).
     band : "studentized" (default: τ̂ ± ĉ·se(q), tests on the studentized process) or
         "unweighted" (τ̂ ± c, R3D 0.1.0's band and tests); see the module docstring.
-    dof : residual degrees of freedom passed to :func:`studentized_critical_value`.
+    dof : ν, the degrees of freedom of the variance (:func:`r3d_teach.core.dof.fit_dof`) for
+        the studentized band's multivariate-t critical value; None or ∞: Gaussian.
     """
     if band not in BANDS:
         raise ValueError(f"band: must be one of {', '.join(map(repr, BANDS))}, got {band!r}")
@@ -401,23 +474,10 @@ def multiplier_bootstrap(
     inv_se = np.zeros(m)
     inv_se[pos] = 1.0 / se[pos]
     stud = band == "studentized"
-    specs = []
-    for lo, hi in ranges:
-        mk = (q >= lo - 1e-9) & (q <= hi + 1e-9)
-        spec = {"mask": mk, "w": gw[mk] / gw[mk].sum(), "null": None, "homo": None}
-        live = mk & pos
-        if stud and live.any():
-            spec["null"] = live
-            w_live = gw[live] / gw[live].sum()
-            if gram is None:
-                centred = phi[:, live] - (phi[:, live] @ w_live)[:, None]
-                sd_c, zero = exact_sd(centred), CENTRED_SD_ZERO
-            else:
-                sd_c, zero = centred_sd_from_gram(gram, live, w_live), GRAM_CENTRED_SD_ZERO
-            ok = sd_c > zero * se[live].max()
-            if ok.any():
-                spec["homo"] = (live, w_live, ok, 1.0 / sd_c[ok])
-        specs.append(spec)
+    specs = _studentized_specs(ranges, q, gw, tau, se, phi, gram) if stud else [
+        {"mask": (q >= lo - 1e-9) & (q <= hi + 1e-9)} for lo, hi in ranges]
+    for spec in specs:
+        spec.setdefault("w", gw[spec["mask"]] / gw[spec["mask"]].sum())
     if multipliers is None and gini_parts is None and n > m:
         # Gaussian multipliers in M dimensions: η_b R with R'R = Φ'Φ has the law of Σ_i ξ_ib φ_i
         # and needs M instead of n normals (and an M × M instead of an n × M product) per draw
@@ -425,8 +485,8 @@ def multiplier_bootstrap(
         n = m
     sup = np.empty(B)
     t_sup = np.zeros(B)
-    null_s = np.empty((len(ranges), B))
-    homo_s = np.empty((len(ranges), B))
+    null_s = np.zeros((len(ranges), B))
+    homo_s = np.zeros((len(ranges), B))
     gini_d = np.empty(B) if "gini" in tests else None
     s1 = np.zeros(m)
     s2 = np.zeros(m)
@@ -449,28 +509,34 @@ def multiplier_bootstrap(
         s2 += (G**2).sum(axis=0)
         absG = np.abs(G)
         sup[a:b] = absG.max(axis=1)
-        if pos.any():
+        if stud and pos.any():
             t_sup[a:b] = (absG[:, pos] * inv_se[pos]).max(axis=1)
         for r, spec in enumerate(specs):
             mk, wr = spec["mask"], spec["w"]
-            if spec["null"] is not None:
-                live = spec["null"]
-                null_s[r, a:b] = (absG[:, live] * inv_se[live]).max(axis=1)
-            else:
+            if not stud:
                 null_s[r, a:b] = absG[:, mk].max(axis=1)
-            if spec["homo"] is not None:
-                live, w_live, ok, inv_sd = spec["homo"]
-                Gl = G[:, live]
-                homo_s[r, a:b] = (np.abs(Gl - (Gl @ w_live)[:, None])[:, ok] * inv_sd).max(axis=1)
-            else:
                 Gr = G[:, mk]
                 homo_s[r, a:b] = np.abs(Gr - (Gr @ wr)[:, None]).max(axis=1)
+                continue
+            live, ok = spec["live"], spec["ok"]
+            if live.any():
+                null_s[r, a:b] = (absG[:, live] * inv_se[live]).max(axis=1)
+            if ok.any():
+                Gr = G[:, mk]
+                homo_s[r, a:b] = (np.abs(Gr - (Gr @ wr)[:, None])[:, ok] * spec["inv_sd"][ok]).max(axis=1)
         if gini_d is not None:
             gp = gini_from_quantiles(m_plus[None, :] + xi @ phi_plus, q)
             gm = gini_from_quantiles(m_minus[None, :] + xi @ phi_minus, q)
             gini_d[a:b] = gp - gm - d_hat
         if keep:
             draws[a:b] = G
+    # the multivariate t: every studentized statistic of draw b divided by the same √(W_b/ν),
+    # W_b drawn after all the normal blocks
+    div = t_divisor(dof, B, rng) if stud else None
+    if div is not None:
+        t_sup /= div
+        null_s /= div[None, :]
+        homo_s /= div[None, :]
     mean = s1 / B
     var = (s2 - B * mean**2) / max(B - 1, 1)
     sd = np.sqrt(np.maximum(var, 0.0))
@@ -481,21 +547,18 @@ def multiplier_bootstrap(
         mk, wr = spec["mask"], spec["w"]
         if "nullity" in tests:
             S = null_s[r]
-            if spec["null"] is not None:
-                live = spec["null"]
-                T, crit, kind = float((np.abs(tau[live]) * inv_se[live]).max()), \
-                    studentized_critical_value(S, alpha, dof), STATISTIC_KINDS["nullity", "studentized"]
+            if stud:
+                T = _observed(tau, inv_se, spec["live"], spec["inf_null"])
+                crit, kind = studentized_critical_value(S, alpha), STATISTIC_KINDS["nullity", "studentized"]
             else:
                 T, crit, kind = float(np.abs(tau[mk]).max()), critical_value(S, alpha), \
                     STATISTIC_KINDS["nullity", "unweighted"]
             table_rows.append(("nullity", label, kind, T, crit, (1 + np.sum(S >= T)) / (1 + B)))
         if "homogeneity" in tests:
             S = homo_s[r]
-            if spec["homo"] is not None:
-                live, w_live, ok, inv_sd = spec["homo"]
-                tl = tau[live]
-                T = float((np.abs(tl - tl @ w_live)[ok] * inv_sd).max())
-                crit, kind = studentized_critical_value(S, alpha, dof), STATISTIC_KINDS["homogeneity", "studentized"]
+            if stud:
+                T = _observed(spec["tau_c"], spec["inv_sd"], spec["ok"], spec["inf_homo"])
+                crit, kind = studentized_critical_value(S, alpha), STATISTIC_KINDS["homogeneity", "studentized"]
             else:
                 tr = tau[mk]
                 T = float(np.abs(tr - tr @ wr).max())
@@ -508,11 +571,12 @@ def multiplier_bootstrap(
         table_rows.append(("gini", f"[{q[0]:g}, {q[-1]:g}]", STATISTIC_KINDS["gini", "unweighted"], T,
                            critical_value(S, alpha) if S.size else np.nan, p))
     table = pd.DataFrame(table_rows, columns=["test", "range", "kind", "statistic", "critical_value", "p_value"])
+    nu = None if (not stud or dof is None or not np.isfinite(dof)) else float(dof)
     out = BootstrapResult(
         n_boot=B, alpha=alpha, crit_value=np.nan, band_lower=tau, band_upper=tau,
         pointwise_lower=tau - z * sd, pointwise_upper=tau + z * sd,
         sd=sd, sup_stats=sup, tests=table, draws=draws, influence=phi_rows, rows=rows, clusters=clusters,
-        band=band, se=se, t_stats=t_sup, dof=dof,
+        band=band, se=se, t_stats=t_sup if stud else None, dof=nu, t_divisor=div,
     )
     out.crit_value = out.critical()
     half = out.half_width()

@@ -21,8 +21,10 @@
    Before any fit, :func:`r3d_teach.core.options.check_windows` checks that every window can
    carry a variance (p + 1 + 3 units per side, two clusters per side);
 6. multiplier bootstrap (:mod:`r3d_teach.core.bootstrap`; 999 draws unless ``n_boot`` says
-   otherwise, none with ``n_boot=0``): the uniform band (studentized by default), nullity /
-   homogeneity / centred-Gini tests.  Per-quantile z, p-values and pointwise intervals come
+   otherwise, none with ``n_boot=0``): the uniform band (studentized by default, with HC2
+   residuals and a multivariate-t critical value whose ν is the Bell-McCaffrey degrees of
+   freedom of the variance, :mod:`r3d_teach.core.dof`), nullity / homogeneity / centred-Gini
+   tests.  Per-quantile z, p-values and pointwise intervals come
    from ``se`` and need no bootstrap.
 """
 from __future__ import annotations
@@ -36,9 +38,10 @@ import pandas as pd
 from . import validate
 from .bandwidth import DEFAULT_MIN_UNITS, BandwidthSelection
 from .bootstrap import multiplier_bootstrap
+from .dof import fit_dof
 from .frechet import isotonic_projection, rearrange
 from .gini import gini_from_quantiles
-from .influence import fuzzy_influence, sharp_influence
+from .influence import Influence, fuzzy_influence, sharp_influence
 from .inputs import Inputs, prepare_inputs
 from .locpoly import SIDES, bias_corrected_fit
 from .options import (DEFAULT_N_BOOT, Bandwidths, FitOptions, check_inference, check_options, check_windows,
@@ -46,7 +49,7 @@ from .options import (DEFAULT_N_BOOT, Bandwidths, FitOptions, check_inference, c
 from .quantiles import safe_scale
 from .results import Diagnostics, FirstStage, R3DResult
 
-__all__ = ["r3d", "select_bandwidth", "R3DResult"]
+__all__ = ["r3d", "select_bandwidth", "R3DResult", "influence_for_rule"]
 
 #: |first-stage jump| below this: the fuzzy ratio is not identified (error)
 FIRST_STAGE_MIN = 1e-6
@@ -143,7 +146,7 @@ def r3d(
     unit: str | None = None,
     quantile_method: str = "linear",
     rearrangement: str = "sort",
-    residuals: str = "hc3",
+    residuals: str | None = None,
     multipliers: np.ndarray | None = None,
     s: int | None = None,
     min_units: int = DEFAULT_MIN_UNITS,
@@ -180,9 +183,11 @@ def r3d(
         pointwise intervals are always computed).
     alpha : level of the bands and tests (default 0.05).
     band : the uniform band and the tests' statistics: "studentized" (default; τ̂(q) ± ĉ·se(q),
-        ĉ the (1 - α) quantile of the bootstrap's max_q |G_b(q)|/se(q): narrow where τ̂ is
-        precise) or "unweighted" (τ̂(q) ± c with one width c for every q, set by the noisiest
-        level: the paper's and R3D 0.1.0's band).  See :mod:`r3d_teach.core.bootstrap`.
+        ĉ the (1 - α) quantile of the bootstrap's max_q |G_b(q)|/se(q) divided by √(χ²_ν/ν), a
+        multivariate t with ν the Bell-McCaffrey degrees of freedom of the variance: narrow
+        where τ̂ is precise, wider when the windows hold few units) or "unweighted" (τ̂(q) ± c
+        with one width c for every q, set by the noisiest level: the paper's and R3D 0.1.0's
+        band).  See :mod:`r3d_teach.core.bootstrap` and :mod:`r3d_teach.core.dof`.
     tests : any of "nullity", "homogeneity", "gini" (centred, sharp designs only).
     test_ranges : None (whole grid), a pair (lo, hi), a vector (a, b, c) meaning [a, b], [b, c],
         or a list of pairs.
@@ -192,8 +197,13 @@ def r3d(
         constant within a unit.
     quantile_method : "linear" (type 7, default) or "inverted_cdf" (the paper's definition).
     rearrangement : "simple" only: "sort" (exact, default) or "interpolated" (R3D 0.1.0's).
-    residuals : "hc3" (default), "hc2", "nn" or "raw": residuals of the order-p fit at b.
-    multipliers : optional (n, B) matrix of multipliers ξ (overrides ``n_boot`` and ``seed``).
+    residuals : "hc2", "hc3", "nn" or "raw": residuals of the order-p fit at b (``se`` and the
+        bootstrap use them).  Default None: "hc2" with the studentized band (the rule its degrees
+        of freedom go with; rdrobust's ``vce="hc2"``), "hc3" with the unweighted band (exactly
+        the band of R3D 0.1.0's construction with HC3 residuals).  With ``cluster``, "hc3" is
+        CR3 and the other rules are summed within clusters.
+    multipliers : optional (n, B) matrix of multipliers ξ (overrides ``n_boot``; the χ²_ν draws
+        of the studentized band's critical value still come from ``seed``).
     s : order of the estimate and of the bandwidth's optimality (default p - 1).
     min_units : a data-driven h keeps at least this many units per side (default 10), and never
         fewer than p + 4, the least a window can carry a variance with; a data-driven b is
@@ -228,7 +238,7 @@ def r3d(
                         tests=tests, rearrangement=rearrangement, residuals=residuals, min_units=min_units,
                         coverage_correction=coverage_correction, quantile_method=quantile_method,
                         progress=progress, fuzzy=treatment is not None)
-    rng = validate.check_seed(seed) if multipliers is None else None
+    rng = validate.check_seed(seed)
     if multipliers is not None:
         multipliers = validate.as_real_array(multipliers, "multipliers")
 
@@ -242,7 +252,7 @@ def r3d(
 
     # 2. bandwidths h and b, and windows that can carry a variance
     bw = resolve_bandwidths(inp, h, b, opt)
-    dof = check_windows(inp, bw, opt)
+    check_windows(inp, bw, opt)
 
     # 3. bias-corrected fits on each side; 4. monotone curves and the effect
     fits = _fit_sides(inp.xc, Z, bw.h, bw.b, opt, labels=q, pilot=bw.selection, scale=scale)
@@ -288,7 +298,12 @@ def r3d(
     if opt.n_boot == 0 and multipliers is None:
         return res
 
-    # 6. multiplier bootstrap (on the standardised scale, reported on y's), bands and tests
+    # 6. multiplier bootstrap (on the standardised scale, reported on y's), bands and tests; the
+    # studentized band's critical value is a multivariate t with the Bell-McCaffrey ν of the variance
+    dof = None
+    if opt.band == "studentized":
+        dof = fit_dof(fits, opt.residuals, inp.clusters, t_fits)
+        res.dof = dof
     if "gini" in opt.tests:
         _check_gini(res.plus, res.minus, q)
     gini_parts = None
@@ -304,6 +319,22 @@ def r3d(
     res.tests = boot.tests
     res.diagnostics.bootstrap = boot
     return res
+
+
+def influence_for_rule(res: R3DResult, residuals: str) -> Influence:
+    """The influence terms a sharp fit would have under another residual rule, from its stored
+    fits (no refit): what ``r3d(..., residuals=residuals)`` computes in step 5 (on y's scale).
+    Lets a simulation compare the two bands, whose default rules differ, on one fit."""
+    if res.fuzzy or res.diagnostics is None:
+        raise ValueError("res: influence_for_rule needs a sharp fit with its diagnostics")
+    d = res.diagnostics
+    scale = float(d.options.get("scale", 1.0))
+    Q = d.unit_quantiles
+    Z = Q if scale == 1.0 else Q / scale
+    floor = NOISE_FLOOR * (float(np.max(np.abs(Q))) / scale)
+    project = res.quantiles if res.method == "frechet" else None
+    inf = sharp_influence(d.fits["+"], d.fits["-"], Z, residuals, project, d.clusters, floor=floor)
+    return inf.scaled(scale)
 
 
 def _check_finite(res: R3DResult) -> None:

@@ -225,7 +225,8 @@ def side_influence(fit: BiasCorrectedFit, Y: np.ndarray, rule: str = "hc3",
     leverage-corrected with the order-p fit's leverage ("hc3": ê/(1-ℓ), "hc2": ê/√(1-ℓ),
     "raw"; "nn": nearest-neighbour residuals).  ``project``: the quantile grid, to project
     each unit's fitted curve onto non-decreasing functions first (Fréchet).  The robust
-    standard error √Σφ² equals rdrobust's with ``vce="hc3"``.  With ``clusters`` (the codes
+    standard error √Σφ² equals rdrobust's with ``vce="hc3"`` (rule "hc3") and ``vce="hc2"``
+    (rule "hc2").  With ``clusters`` (the codes
     of ``fit.rows``), "hc3" becomes its cluster version CR3
     (:func:`cluster_leverage_residuals`).  Residuals smaller than ``floor`` in absolute value
     are rounding noise and set to zero.

@@ -37,8 +37,10 @@ Example
 >>> import numpy as np
 >>> from r3d_teach.core.options import check_options
 >>> opt = check_options(p=2, n_boot=999)
->>> opt.s, opt.method, opt.tests
-(1, 'frechet', ('nullity', 'homogeneity'))
+>>> opt.s, opt.method, opt.tests, opt.residuals
+(1, 'frechet', ('nullity', 'homogeneity'), 'hc2')
+>>> check_options(band="unweighted").residuals, check_options(band="unweighted", residuals="hc2").residuals
+('hc3', 'hc2')
 >>> check_options(p=1, s=3)
 Traceback (most recent call last):
 ...
@@ -72,6 +74,7 @@ from .residuals import RESIDUAL_RULES
 
 __all__ = ["FitOptions", "check_options", "check_inference", "check_bandwidths", "check_r3d_kwargs",
            "Bandwidths", "resolve_bandwidths", "check_windows", "OPTION_NAMES", "DEFAULT_N_BOOT",
+           "DEFAULT_RESIDUALS", "default_residuals",
            "MIN_RESIDUAL_DF", "MIN_CLUSTERS"]
 
 #: bootstrap draws of ``r3d`` when ``n_boot`` is not given (the ``r3d`` command's default too)
@@ -102,7 +105,7 @@ class FitOptions:
     band: str = "studentized"
     tests: tuple = ("nullity", "homogeneity")
     rearrangement: str = "sort"
-    residuals: str = "hc3"
+    residuals: str = "hc2"
     min_units: int = DEFAULT_MIN_UNITS
     coverage_correction: bool = False
     quantile_method: str = "linear"
@@ -116,11 +119,27 @@ class FitOptions:
 OPTION_NAMES = tuple(f.name for f in fields(FitOptions))
 
 
+#: the residual rule of each band when ``residuals`` is not given: HC2 for the studentized band (the
+#: rule its Bell-McCaffrey degrees of freedom go with; Imbens and Kolesár 2016), HC3 for the
+#: unweighted one (exactly the band before the studentized default; rdrobust's vce = "hc3")
+DEFAULT_RESIDUALS = {"studentized": "hc2", "unweighted": "hc3"}
+
+
+def default_residuals(band: str) -> str:
+    """The residual rule used when ``residuals`` is not given (:data:`DEFAULT_RESIDUALS`).
+
+    >>> default_residuals("studentized"), default_residuals("unweighted")
+    ('hc2', 'hc3')
+    """
+    return DEFAULT_RESIDUALS[band]
+
+
 def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0.05, n_boot=DEFAULT_N_BOOT,
-                  band="studentized", tests=("nullity", "homogeneity"), rearrangement="sort", residuals="hc3",
+                  band="studentized", tests=("nullity", "homogeneity"), rearrangement="sort", residuals=None,
                   min_units=DEFAULT_MIN_UNITS, coverage_correction=False, quantile_method="linear",
                   progress=False, fuzzy: bool = False, stacklevel: int = 3) -> FitOptions:
-    """Check every option of a fit; return them normalised (``s`` defaults to max(p - 1, 0)).
+    """Check every option of a fit; return them normalised (``s`` defaults to max(p - 1, 0);
+    ``residuals=None`` to the band's rule, :func:`default_residuals`).
 
     ``fuzzy``: the design has a treatment column (the Gini test is refused then).  Raises
     ``ValueError`` / ``TypeError`` naming the argument.  ``p = 1`` with ``s`` not given (a
@@ -135,7 +154,9 @@ def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0
     if s > p:
         raise ValueError(f"s: the bandwidth's order s = {s} cannot exceed the bias-correcting order p = {p}")
     rearrangement = validate.check_choice(rearrangement, REARRANGEMENTS, "rearrangement", "rule")
-    residuals = validate.check_choice(residuals, RESIDUAL_RULES, "residuals", "rule")
+    band = validate.check_choice(band, BANDS, "band", "band")
+    residuals = default_residuals(band) if residuals is None else \
+        validate.check_choice(residuals, RESIDUAL_RULES, "residuals", "rule")
     if isinstance(tests, str):
         tests = (tests,)
     tests = tuple(validate.check_choice(t, TESTS, "tests", "test") for t in (tests or ()))
@@ -143,7 +164,7 @@ def check_options(*, method="frechet", kernel="triangular", p=2, s=None, alpha=0
         raise ValueError("tests: the Gini test is defined for sharp designs only (complier Gini "
                          "coefficients are not identified from the outcome limits)")
     opt = FitOptions(method=method, kernel=kernel, p=p, s=s, alpha=validate.check_alpha(alpha),
-                     n_boot=validate.check_n_boot(n_boot), band=validate.check_choice(band, BANDS, "band", "band"),
+                     n_boot=validate.check_n_boot(n_boot), band=band,
                      tests=tests, rearrangement=rearrangement,
                      residuals=residuals, min_units=validate.check_count(min_units, "min_units", 0),
                      coverage_correction=validate.check_flag(coverage_correction, "coverage_correction"),

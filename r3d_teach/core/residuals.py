@@ -4,8 +4,11 @@ The influence term of unit i multiplies its equivalent-kernel weight by a residu
 order-p fit at b, ê_i(q) = Q_i(q) - (order-p fit)(X̃_i), taken for **every** unit in the window
 and corrected for the unit's leverage ℓ_i = K_i r_i'S⁻¹r_i (the hat matrix's diagonal):
 
-* ``"hc3"`` (default): ê_i / (1 - ℓ_i), a jackknife-like residual (rdrobust's ``vce="hc3"``);
-* ``"hc2"``: ê_i / √(1 - ℓ_i);
+* ``"hc2"`` (``r3d``'s default with the studentized band): ê_i / √(1 - ℓ_i), unbiased for the
+  variance under homoskedastic errors (rdrobust's ``vce="hc2"``); the rule the Bell-McCaffrey
+  degrees of freedom of :mod:`r3d_teach.core.dof` go with (Imbens and Kolesár 2016);
+* ``"hc3"`` (the default with the unweighted band): ê_i / (1 - ℓ_i), a jackknife-like residual
+  that errs on the large side (rdrobust's ``vce="hc3"``);
 * ``"raw"``: ê_i;
 * ``"nn"``: nearest-neighbour residuals √(J/(J+1)) (Y_i - mean of the J units nearest in X̃ on
   the same side), J = 3 (rdrobust's ``vce="nn"``).
@@ -63,7 +66,7 @@ def nn_residuals(xc: np.ndarray, Y: np.ndarray, side_mask: np.ndarray, J: int = 
 def bootstrap_residuals(Y, fitted, leverage, in_window, rule: str = "hc3", nn=None):
     """Residuals ê_i(q) = Y_i(q) - fit_i(q) for every unit in the window, 0 elsewhere.
 
-    ``rule``: "hc3" ê/(1-ℓ) (default), "hc2" ê/√(1-ℓ), "raw", or "nn" (then ``nn`` holds the
+    ``rule``: "hc3" ê/(1-ℓ), "hc2" ê/√(1-ℓ), "raw", or "nn" (then ``nn`` holds the
     nearest-neighbour residuals of :func:`nn_residuals` for the same rows).  ℓ is the leverage
     of the estimation fit.  All arrays share one shape (units × quantiles).
     """

@@ -167,7 +167,8 @@ class R3DResult:
     monotone step; ``h`` (float, or (M,) for "simple"), ``b`` (dict "+"/"-": the bias
     correction's bandwidth per side); ``method``, ``p``, ``s``, ``kernel``, ``residuals``,
     ``cutoff``, ``n_units``, ``n_left``/``n_right`` (units with positive kernel weight at h),
-    ``n_clusters``.
+    ``n_clusters``.  ``residuals`` is the residual rule used ("hc2" by default with the
+    studentized band, "hc3" with the unweighted one), ``se`` that rule's standard error.
 
     Per-quantile inference (always, from the analytic ``se``, as rdrobust): ``z`` = τ̂/se,
     ``p_value`` = 2(1 - Φ(|z|)) and the pointwise interval ``pointwise_lower``/``pointwise_upper``
@@ -177,8 +178,10 @@ class R3DResult:
     With the bootstrap (``n_boot`` > 0, default 999): ``band`` ("studentized" or
     "unweighted"), ``band_lower``/``band_upper`` (the uniform band) and ``crit_value`` (its
     critical value: ĉ, the multiple of se, for the studentized band; the half-width for the
-    unweighted one), ``tests`` (test, range, kind: which statistic, statistic,
-    critical_value, p_value); fuzzy: ``first_stage`` (:class:`FirstStage`).  Intermediates are
+    unweighted one), ``dof`` (ν, the Bell-McCaffrey degrees of freedom of the variance behind
+    the studentized band's multivariate-t critical value; ``inf`` for residual rules without a
+    hat-matrix form, None for the unweighted band and without the bootstrap), ``tests`` (test, range, kind: which
+    statistic, statistic, critical_value, p_value); fuzzy: ``first_stage`` (:class:`FirstStage`).  Intermediates are
     in ``diagnostics``.
     """
 
@@ -214,6 +217,7 @@ class R3DResult:
     band: str | None = None
     s: int | None = None
     residuals: str = "hc3"
+    dof: float | None = None
 
     def __post_init__(self):
         if self.s is None:
@@ -308,10 +312,16 @@ class R3DResult:
         clustered = ", clustered multipliers" if self.n_clusters is not None else ""
         level = f"{100 * (1 - self.alpha):g}%"
         if self.band == "studentized":
-            if boot is not None and not boot.studentized:
+            if boot is not None and boot.all_se_zero:
                 return (f"{level} studentized uniform band (B = {self.n_boot}{clustered}): every se is 0, "
                         "zero width")
-            return f"{level} studentized uniform band (B = {self.n_boot}{clustered}): tau ± {self.crit_value:.4g} se"
+            rule = self.variance.split(" clustered")[0].split(" residuals")[0]
+            if self.dof is not None and np.isfinite(self.dof):
+                crit = f"multivariate-t critical value with ν = {self.dof:.3g} (Bell–McCaffrey)"
+            else:
+                crit = "Gaussian critical value"
+            return (f"{level} studentized uniform band (B = {self.n_boot}{clustered}): tau ± {self.crit_value:.4g} se; "
+                    f"{rule} standard errors, {crit}")
         return (f"{level} unweighted uniform band (B = {self.n_boot}{clustered}; R3D 0.1.0's): "
                 f"tau ± {self.crit_value:.4g}")
 

@@ -16,7 +16,9 @@ Designs: those of :data:`r3d_teach.simulate.DESIGNS` with an effect size ``delta
 Methods: ``"frechet"`` and ``"simple"`` (:func:`r3d_teach.r3d`, p = 2, triangular kernel,
 data-driven bandwidths, multiplier bootstrap, nullity and homogeneity tests over the whole grid;
 ``band``: the uniform band and the tests' statistics, "studentized" by default as in ``r3d``;
-the coverage of both bands is recorded from the same draws)
+the coverage of both bands is recorded from the same normal draws, each band with its default
+residual rule: HC2 and the multivariate-t critical value with the Bell-McCaffrey ν for the
+studentized band, HC3 for the unweighted one)
 and ``"qrd"`` (the pooled quantile RD of :func:`r3d_teach.simulate.baselines.quantile_rd`, local linear,
 at the Fréchet bandwidth :func:`r3d_teach.select_bandwidth` selects on the same data; estimate
 only).
@@ -76,8 +78,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from ..core.bootstrap import BANDS, covariance_root, critical_value, multiplier_bootstrap, studentized_critical_value
-from ..core.estimator import r3d, select_bandwidth
+from ..core.bootstrap import BANDS, covariance_root, multiplier_bootstrap
+from ..core.dof import fit_dof
+from ..core.estimator import influence_for_rule, r3d, select_bandwidth
 from ..core.options import check_options
 from ..core.quantiles import DECILES
 from ..core.validate import check_count, check_quantile_grid
@@ -274,19 +277,18 @@ def run_task(design: str, n: int, n_obs: int, rep: int, methods: Sequence[str], 
     return rows
 
 
-def _covered(boot, tau: np.ndarray, truth: np.ndarray, alpha: float) -> tuple[bool, bool]:
-    """Whether the studentized and the unweighted uniform band of ``boot`` contain ``truth``."""
-    err = np.abs(tau - truth)
-    unweighted = bool(err.max() <= critical_value(boot.sup_stats, alpha))
-    if boot.se is None or not np.any(boot.se > 0):
-        return unweighted, unweighted
-    c = studentized_critical_value(boot.t_stats, alpha, boot.dof)
-    return bool(np.all(err <= c * boot.se)), unweighted
+def _covered(boot, tau: np.ndarray, truth: np.ndarray, alpha: float) -> bool:
+    """Whether the uniform band of ``boot`` at level ``alpha`` contains ``truth`` at every level."""
+    return bool(np.all(np.abs(tau - truth) <= boot.half_width(alpha)))
 
 
 def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha, base_seed,
                 band="studentized") -> list[dict]:
-    """One method on one data set (fitted at delta ``fd``), rows for every delta in ``out_deltas``."""
+    """One method on one data set (fitted at delta ``fd``), rows for every delta in ``out_deltas``.
+
+    Both bands are computed, each with its own default residual rule (HC2 and a multivariate-t
+    critical value for the studentized band, HC3 for the unweighted one), from the same normal
+    draws; the tests' columns are those of ``band``."""
     rows = []
     if m == "qrd":
         sim_q = sims["qrd"]
@@ -300,28 +302,39 @@ def _fit_method(design, n, n_obs, rep, m, fd, out_deltas, sims, q, n_boot, alpha
             rows.append(_row(design, n, n_obs, m, d, rep, h, est.tau + (d - fd), q, _empty_inference(), band=band))
         return rows
     sim, ys = sims["r3d"]
-    bseed = np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m))
+    other = "unweighted" if band == "studentized" else "studentized"
     if sim.treatment is not None:
-        res = r3d(sim.x, ys, method=m, quantiles=q, treatment=sim.treatment, n_boot=n_boot,
-                  alpha=alpha, seed=bseed, band=band)
-        boots = {fd: res.diagnostics.bootstrap}
+        fits = {}
+        for bd in (band, other):
+            bseed = np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m))
+            fits[bd] = r3d(sim.x, ys, method=m, quantiles=q, treatment=sim.treatment, n_boot=n_boot,
+                           alpha=alpha, seed=bseed, band=bd)
+        res = fits[band]
+        boots = {fd: {bd: f.diagnostics.bootstrap for bd, f in fits.items()}}
     else:
-        res, Phi = influence_matrix(sim.x, ys, q, m)
-        R = covariance_root(Phi)
-        eta = bseed.standard_normal((R.shape[0], n_boot))
-        boots = {d: multiplier_bootstrap(R, res.tau + (d - fd), q, multipliers=eta, alpha=alpha,
-                                         tests=("nullity", "homogeneity"), band=band)
+        bseed = np.random.default_rng(boot_seed(base_seed, design, n, n_obs, rep, m))
+        res, Phi = influence_matrix(sim.x, ys, q, m)                       # HC2: the studentized band's
+        Phi_u = influence_for_rule(res, "hc3").full(len(sim.x))            # HC3: the unweighted band's
+        nu = fit_dof(res.diagnostics.fits, res.residuals)
+        R = {"studentized": covariance_root(Phi), "unweighted": covariance_root(Phi_u)}
+        eta = bseed.standard_normal((R["studentized"].shape[0], n_boot))
+        chi_seed = int(bseed.integers(2**63))                             # the χ² draws, the same for every Δ
+        boots = {d: {bd: multiplier_bootstrap(R[bd], res.tau + (d - fd), q, multipliers=eta, alpha=alpha,
+                                              tests=("nullity", "homogeneity"), band=bd,
+                                              dof=nu if bd == "studentized" else None,
+                                              rng=np.random.default_rng(chi_seed))
+                     for bd in (band, other)}
                  for d in out_deltas}
     h = float(np.mean(res.h))
     for d in out_deltas:
-        boot = boots[d]
+        boot = boots[d][band]
         tau = res.tau + (d - fd)
         truth = _truth(design, d, q)
         err = float(np.max(np.abs(tau - truth)))
-        cov_s, cov_u = _covered(boot, tau, truth, alpha)
-        inf = {"crit_value": float(boot.crit_value), "covered": cov_s if band == "studentized" else cov_u,
-               "covered_studentized": cov_s, "covered_unweighted": cov_u, "max_abs_error": err,
-               **_tests_row(boot)}
+        cov = {bd: _covered(b, tau, truth, alpha) for bd, b in boots[d].items()}
+        inf = {"crit_value": float(boot.crit_value), "covered": cov[band],
+               "covered_studentized": cov["studentized"], "covered_unweighted": cov["unweighted"],
+               "max_abs_error": err, **_tests_row(boot)}
         rows.append(_row(design, n, n_obs, m, d, rep, h, tau, q, inf, band=band))
     return rows
 

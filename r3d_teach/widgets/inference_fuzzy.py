@@ -49,7 +49,8 @@ def band_demo(x, y, alpha: float = 0.05, n_boot: int = 199, seed: int = 0, quant
     Returns a dict: ``q``, ``tau``, ``lower`` / ``upper`` (uniform band), ``pw_lower`` /
     ``pw_upper`` (pointwise band), ``crit`` (critical value: ĉ, a multiple of se, for the
     studentized band; c for the unweighted one), ``sup`` (the B sup statistics the critical
-    value is the quantile of: max_q |G_b(q)|/se(q), or max_q |G_b(q)| unweighted), ``band``,
+    value is the quantile of: max_q |G_b(q)|/se(q) divided by √(W_b/ν) (the multivariate t of the
+    studentized band), or max_q |G_b(q)| unweighted), ``band``,
     ``h``, ``alpha``, ``n_boot`` and ``result`` (the :class:`~r3d_teach.R3DResult`).
     """
     res = r3d(x, y, quantiles=quantiles, h=h, n_boot=int(n_boot), alpha=float(alpha), seed=seed, tests=(),
@@ -69,7 +70,7 @@ def draw_band_demo(out: dict, ax_sup, ax_band, truth=None, sup_max: float | None
     ax_sup.hist(sup, bins=np.linspace(0, top, SUP_BINS + 1), color="0.7", edgecolor="white")
     stud = out.get("band") == "studentized"
     ax_sup.axvline(out["crit"], color="C3", lw=2, label=f"{'ĉ' if stud else 'c'} = {out['crit']:.3f}")
-    xlabel = (r"sup statistic $T_b=\max_q |G_b(q)|/\mathrm{se}(q)$" if stud
+    xlabel = (r"sup statistic $T_b=\max_q |G_b(q)|/\mathrm{se}(q)\,/\sqrt{W_b/\nu}$" if stud
               else r"sup statistic $S_b=\max_q |G_b(q)|$")
     ax_sup.set(xlabel=xlabel, ylabel="draws",
                title=f"B = {out['n_boot']} draws, α = {out['alpha']:g}")
