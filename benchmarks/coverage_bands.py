@@ -64,9 +64,9 @@ from scipy import special, stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import band_variants as bv
+import band_variants as bv  # noqa: E402
 
-from r3d_teach import __version__, r3d
+from r3d_teach import __version__, r3d  # noqa: E402
 
 ALPHA = 0.05
 DELTA_POWER = 1.14
