@@ -64,6 +64,8 @@ NOISE_FLOOR = 1e-13
 #: in a side's window (with CR3 residuals the bands then err on the wide side: 98 % coverage of
 #: a 95 % band with 8 clusters per side in benchmarks/coverage_cluster.py)
 FEW_CLUSTERS = 20
+# the studentized tests' largest |t| at a level with se below this multiple of the median se is noted
+THIN_SE_RATIO = 0.01
 
 
 def _fit_sides(xc, Y, h, b: dict, opt: FitOptions, labels=None, pilot=None, scale: float = 1.0) -> dict:
@@ -318,7 +320,42 @@ def r3d(
     res.band_lower, res.band_upper, res.crit_value = boot.band_lower, boot.band_upper, boot.crit_value
     res.tests = boot.tests
     res.diagnostics.bootstrap = boot
+    _note_thin_levels(res)
     return res
+
+
+def _note_thin_levels(res: R3DResult) -> None:
+    """Warn (and record in ``res.notes``) when the studentized tests' largest |t| = |τ̂(q)|/se(q)
+    exceeds the critical value ĉ_t at a level whose se is below ``THIN_SE_RATIO`` × the median
+    se over the grid: that level alone makes the band exclude zero there and the nullity test
+    reject.
+
+    There nearly every unit's quantile takes the same value (a floor, a cap, a mass point of the
+    outcome), so se(q) rests on the few units off that value and max_q |τ̂(q)|/se(q), the
+    nullity statistic, is set by that level alone: an effect that is real but tiny, or a few
+    units' noise, gives a t-statistic in the hundreds.  The band at other levels is unaffected."""
+    if res.band != "studentized" or res.band_lower is None:
+        return
+    se, tau, q = res.se, res.tau, res.quantiles
+    pos = se > 0
+    if pos.sum() < 2:
+        return
+    typical = float(np.median(se[pos]))
+    t = np.zeros(se.shape)
+    t[pos] = np.abs(tau[pos]) / se[pos]
+    k = int(np.argmax(t))
+    if not (pos[k] and se[k] < THIN_SE_RATIO * typical and t[k] > float(res.crit_value)):
+        return
+    thin = pos & (se < THIN_SE_RATIO * typical)
+    lo, hi = float(q[thin].min()), float(q[thin].max())
+    where = f"q = {lo:.3g}" if lo == hi else f"{lo:.3g} <= q <= {hi:.3g}"
+    note = (f"the largest |t| = |tau|/se ({t[k]:.3g}) is at q = {q[k]:.3g}, where se = {se[k]:.2g} is "
+            f"{se[k] / typical:.1g} x the median se; at {where} nearly every unit's quantile is the "
+            "same (a floor, a cap or a mass point), so se rests on a few units and these levels set "
+            "the studentized tests. Look at them (res.to_frame()), test away from them "
+            "(test_ranges=...) or compare band='unweighted'.")
+    res.notes.append(note)
+    warnings.warn(f"r3d: {note}", UserWarning, stacklevel=3)
 
 
 def influence_for_rule(res: R3DResult, residuals: str) -> Influence:

@@ -19,6 +19,8 @@ R3D (sharp, method = frechet, p = 2, kernel = triangular)
 """
 from __future__ import annotations
 
+import textwrap
+
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -182,7 +184,9 @@ class R3DResult:
     the studentized band's multivariate-t critical value; ``inf`` for residual rules without a
     hat-matrix form, None for the unweighted band and without the bootstrap), ``tests`` (test, range, kind: which
     statistic, statistic, critical_value, p_value); fuzzy: ``first_stage`` (:class:`FirstStage`).  Intermediates are
-    in ``diagnostics``.
+    in ``diagnostics``.  ``notes``: what the fit found worth a reader's attention (also warned at fit
+    time and printed by ``summary()``), e.g. a studentized statistic attained at a level whose se
+    is a tiny fraction of the others'.
     """
 
     quantiles: np.ndarray
@@ -218,6 +222,7 @@ class R3DResult:
     s: int | None = None
     residuals: str = "hc3"
     dof: float | None = None
+    notes: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.s is None:
@@ -382,6 +387,8 @@ class R3DResult:
             lines.append("  no uniform band and no tests (n_boot = 0)")
         lines.append(f"  {limits}")
         lines.append(f"  average effect over the grid: {np.mean(self.tau):.4g}")
+        for note in self.notes:
+            lines.extend(textwrap.wrap(note, width=96, initial_indent="  note: ", subsequent_indent="    "))
         gini = None
         if len(self.tests) and (self.tests["test"] == "gini").any():
             gp, gm = float(gini_from_quantiles(self.plus, q)), float(gini_from_quantiles(self.minus, q))
