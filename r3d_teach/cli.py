@@ -82,7 +82,7 @@ _FLAGS = {"y": "--y", "unit": "--unit", "x": "--x", "weights": "--weights", "tre
           "cluster": "--cluster", "cutoff": "--cutoff", "method": "--method", "p": "--p", "h": "--h",
           "b": "--b", "quantiles": "--quantiles", "n_boot": "--boot", "alpha": "--alpha", "seed": "--seed",
           "kernel": "--kernel", "quantile_method": "--quantile-method", "tests": "--tests", "band": "--band",
-          "residuals": "--residuals",
+          "residuals": "--residuals", "use_t": "--normal",
           "memory_limit": "--memory-limit", "min_units": "--min-units", "data": "DATA"}
 
 
@@ -233,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--residuals", choices=("hc2", "hc3", "nn", "raw"), default=None,
                    help="residuals of the standard errors and the bootstrap (default: hc2 with the studentized "
                         "band, hc3 with the unweighted one)")
+    e.add_argument("--normal", action="store_true",
+                   help="per-quantile p-values and pointwise intervals from the normal (rdrobust's) instead of "
+                        "Student's t with the Bell-McCaffrey degrees of freedom (the default with the studentized "
+                        "band)")
     e.add_argument("--seed", type=_nonneg_int, default=None, metavar="S",
                    help="seed of the bootstrap (default: drawn and recorded in result.json)")
     e.add_argument("--tests", type=_tests, default=None, metavar="T1,T2",
@@ -453,7 +457,7 @@ def _check_fit_flags(args) -> None:
     """The estimator's own checks of its settings (the options layer), run on the flags before any
     data is read."""
     check_options(method=args.method, p=args.p, kernel=args.kernel, alpha=args.alpha, n_boot=args.boot,
-                  band=args.band, residuals=args.residuals,
+                  band=args.band, residuals=args.residuals, use_t=False if args.normal else None,
                   tests=("nullity", "homogeneity") if args.tests is None else tuple(args.tests),
                   quantile_method=args.quantile_method or "linear", fuzzy=bool(args.treatment))
     if args.p == 0 and args.b is not None:
@@ -579,7 +583,7 @@ def _cmd_fit(args) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     kwargs = dict(cutoff=args.cutoff, method=args.method, p=args.p, kernel=args.kernel, h=args.h, b=args.b,
                   n_boot=args.boot, alpha=args.alpha, band=args.band, residuals=args.residuals, seed=seed,
-                  quantile_method=method)
+                  quantile_method=method, use_t=False if args.normal else None)
     if args.tests is not None:
         kwargs["tests"] = tuple(args.tests)
     if args.treatment:
@@ -632,7 +636,7 @@ def _write_fit(args, out, res, res_q, q, method, seed, kwargs, info, xname, t0, 
                     "treatment": args.treatment, "cluster": args.cluster},
         "settings": {"cutoff": args.cutoff, "method": args.method, "p": args.p, "kernel": args.kernel,
                      "h": args.h, "b": args.b, "n_boot": args.boot, "alpha": args.alpha, "band": args.band,
-                     "residuals": res.residuals, "seed": seed,
+                     "residuals": res.residuals, "use_t": bool(getattr(res, "use_t", False)), "seed": seed,
                      "seed_given": args.seed is not None, "tests": list(kwargs.get("tests", ("nullity", "homogeneity"))),
                      "quantiles": q.tolist(), "quantile_method": method, "engine": info.get("engine"),
                      "memory_limit": args.memory_limit if info.get("engine") == "duckdb" else None},

@@ -196,10 +196,12 @@ def _notes(res: R3DResult, bands: dict) -> list[str]:
     notes.append(se)
     pw = res.conf_int(kind="pointwise")
     half = ((pw["upper"] - pw["lower"]) / 2).to_numpy()
-    z = norm.ppf(1 - res.alpha / 2)
-    by_se = np.allclose(half, z * res.se, rtol=1e-9, atol=0)
-    notes.append(f"Pointwise {level} CI: estimate ± z × " + ("its standard error." if by_se else
-                                                           "the bootstrap standard deviation."))
+    nu = getattr(res, "t_dof", None)
+    mult = res.pointwise_quantile(res.alpha) if hasattr(res, "pointwise_quantile") else norm.ppf(1 - res.alpha / 2)
+    by_se = np.allclose(half, mult * res.se, rtol=1e-9, atol=0)
+    ref = "z" if nu is None else f"t(ν = {nu:.3g}) quantile"
+    notes.append(f"Pointwise {level} CI: estimate ± {ref} × " + ("its standard error." if by_se else
+                                                                "the bootstrap standard deviation."))
     for name, (lo, hi, B) in bands.items():
         notes.append(f"Uniform {level} band ({name}): multiplier bootstrap, B = {B} draws, "
                      f"over all {res.quantiles.size} levels of the grid, {_uniform_half(lo, hi)}.")

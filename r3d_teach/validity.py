@@ -415,8 +415,9 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
     function is the constant :math:`W_i`, so :math:`\hat\tau = \hat m_+ - \hat m_-` is the
     local-polynomial jump of :math:`W` at the cutoff with robust bias correction, and ``se`` the
     robust standard error. Reported: :math:`\hat\tau`, ``se``, the interval
-    :math:`\hat\tau \pm z_{1-\alpha/2}\,se` and :math:`p = 2\{1 - \Phi(|\hat\tau|/se)\}`. A
-    covariate fixed before treatment should not jump.
+    :math:`\hat\tau \pm t_{\nu,1-\alpha/2}\,se` and :math:`p = 2\{1 - F_\nu(|\hat\tau|/se)\}`
+    with Student's t and the fit's Bell-McCaffrey ν (``use_t=False``: :math:`z_{1-\alpha/2}` and
+    the normal :math:`\Phi`). A covariate fixed before treatment should not jump.
 
     Parameters
     ----------
@@ -434,7 +435,9 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
     Returns
     -------
     DataFrame, one row per covariate: ``covariate, estimate, se, ci_lower, ci_upper, p_value,
-    left_limit, right_limit, h, b, n_left, n_right``.
+    left_limit, right_limit, h, b, n_left, n_right``.  The p-value and interval are the fit's
+    per-quantile inference (``r3d``'s ``p_value`` and pointwise interval: Student's t with the
+    Bell-McCaffrey ν by default, the normal with ``use_t=False``).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(3)
@@ -470,7 +473,6 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
             raise ValueError(f"h: give one bandwidth for all covariates or one per covariate ({K}), got {len(hs)}")
     for hj in hs:
         check_bandwidths(hj, kw.get("b"), opt, 1, kw.get("treatment") is not None)
-    z = norm.ppf(1 - alpha / 2)
     rows = []
     for j, name in enumerate(names):
         col = M[:, j]
@@ -478,12 +480,11 @@ def covariate_balance(x, covariates, *, cutoff: float = 0.0, h=None, data: pd.Da
         res = _wrap("covariates", f"{name!r}", lambda: r3d(
             xv, Q=col[:, None], quantiles=[0.5], method="simple", cutoff=c, h=hs[j], n_boot=0, **kw))
         est, se = float(res.tau[0]), float(res.se[0])
-        if not np.isfinite(se):
-            pval = np.nan
-        else:
-            pval = float(2 * norm.sf(abs(est) / se)) if se > 0 else (0.0 if est != 0 else 1.0)
-        rows.append({"covariate": name, "estimate": est, "se": se, "ci_lower": est - z * se,
-                     "ci_upper": est + z * se, "p_value": pval, "left_limit": float(res.minus[0]),
+        # the fit's own per-quantile inference (Student t with ν by default, as r3d reports it)
+        pval = float(res.p_value[0]) if np.isfinite(se) else np.nan
+        zq = res.pointwise_quantile(alpha)
+        rows.append({"covariate": name, "estimate": est, "se": se, "ci_lower": est - zq * se,
+                     "ci_upper": est + zq * se, "p_value": pval, "left_limit": float(res.minus[0]),
                      "right_limit": float(res.plus[0]), "h": _scalar_h(res.h),
                      "b": _scalar_h(res.b), "n_left": res.n_left, "n_right": res.n_right})
     out = pd.DataFrame(rows)

@@ -4,6 +4,7 @@ per-quantile inference every fit carries."""
 import numpy as np
 import pytest
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from r3d_teach import r3d
 from r3d_teach.core.bootstrap import critical_value, multiplier_bootstrap
@@ -299,15 +300,24 @@ def test_per_quantile_z_p_values_and_pointwise_intervals():
     x, y = _hetero(seed=7)
     res = r3d(x, y, quantiles=Q9, n_boot=0)
     z = res.tau / res.se
+    nu = bell_mccaffrey_dof(res.diagnostics.fits, "hc2")
+    assert res.use_t and res.dof == pytest.approx(nu, rel=1e-12) and 1 < nu < 300
     np.testing.assert_allclose(res.z, z, rtol=1e-14)
-    np.testing.assert_allclose(res.p_value, 2 * (1 - norm.cdf(np.abs(z))), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(res.pointwise_lower, res.tau - 1.959963984540054 * res.se, rtol=1e-12)
-    np.testing.assert_allclose(res.pointwise_upper, res.tau + 1.959963984540054 * res.se, rtol=1e-12)
+    # Student t with the Bell-McCaffrey nu (Imbens and Kolesar 2016), not the normal
+    np.testing.assert_allclose(res.p_value, 2 * student_t.sf(np.abs(z), nu), rtol=1e-10, atol=1e-15)
+    assert np.all(res.p_value > 2 * norm.sf(np.abs(z)))
+    t975 = student_t.ppf(0.975, nu)
+    np.testing.assert_allclose(res.pointwise_lower, res.tau - t975 * res.se, rtol=1e-12)
+    np.testing.assert_allclose(res.pointwise_upper, res.tau + t975 * res.se, rtol=1e-12)
     df = res.to_frame()
     np.testing.assert_allclose(df["p_value"], res.p_value)
+    # use_t=False: rdrobust's normal reference
+    nrm = r3d(x, y, quantiles=Q9, n_boot=0, use_t=False)
+    np.testing.assert_allclose(nrm.p_value, 2 * (1 - norm.cdf(np.abs(z))), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(nrm.pointwise_upper, res.tau + 1.959963984540054 * res.se, rtol=1e-12)
     # the pointwise interval does not depend on the bootstrap
     boot = r3d(x, y, quantiles=Q9, n_boot=199, seed=1, alpha=0.1)
-    np.testing.assert_allclose(boot.pointwise_upper, boot.tau + norm.ppf(0.95) * boot.se, rtol=1e-12)
+    np.testing.assert_allclose(boot.pointwise_upper, boot.tau + student_t.ppf(0.95, nu) * boot.se, rtol=1e-12)
     # a deterministic non-zero effect: z = ±inf, p = 0
     from dataclasses import replace
 

@@ -152,6 +152,23 @@ def test_fit_simple_method_no_bootstrap(capsys, files, sim, tmp_path):
     assert json.loads((out / "result.json").read_text())["tests"] == []
 
 
+
+def test_normal_flag_equals_use_t_false(capsys, files, sim, tmp_path):
+    """--normal: the pointwise intervals of the API with use_t=False (rdrobust's normal reference);
+    without it, Student's t with the fit's nu (wider)."""
+    out_t, out_n = tmp_path / "t", tmp_path / "n"
+    common = ("fit", files / "sim.csv", "--x", "score", "--y", "wage", "--unit", "firm", "--quantiles", Q5,
+              "--boot", 99, "--seed", 3)
+    assert _run(capsys, *common, "--out", out_t)[0] == 0
+    assert _run(capsys, *common, "--normal", "--out", out_n)[0] == 0
+    res_n = _api(sim, quantiles=QV, n_boot=99, seed=3, use_t=False)
+    eff_t, eff_n = pd.read_csv(out_t / "effect.csv"), pd.read_csv(out_n / "effect.csv")
+    _assert_same(eff_n, res_n)
+    assert np.all(eff_t["pointwise_upper"] - eff_t["tau"] > eff_n["pointwise_upper"] - eff_n["tau"])
+    assert json.loads((out_n / "result.json").read_text())["settings"]["use_t"] is False
+    assert json.loads((out_t / "result.json").read_text())["settings"]["use_t"] is True
+
+
 def test_quantiles_file_then_fit(capsys, files, sim, tmp_path):
     qfile = tmp_path / "firm_q.parquet"
     rc, stdout, err = _run(capsys, "quantiles", files / "parts", "--y", "wage", "--unit", "firm", "--x", "score",

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from r3d_teach import r3d, select_bandwidth
 
@@ -47,8 +47,8 @@ def test_summary_table_columns_and_values(fit):
     t = s.to_frame()
     assert list(t.columns) == SUMMARY_COLUMNS and len(t) == 9
     np.testing.assert_allclose(t["z"], res.tau / res.se, rtol=1e-12)
-    np.testing.assert_allclose(t["P>|z|"], 2 * (1 - norm.cdf(np.abs(res.tau / res.se))), rtol=1e-9, atol=1e-15)
-    np.testing.assert_allclose(t["ci_lower"], res.tau - norm.ppf(0.975) * res.se, rtol=1e-12)
+    np.testing.assert_allclose(t["P>|z|"], 2 * student_t.sf(np.abs(res.tau / res.se), res.dof), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(t["ci_lower"], res.tau - student_t.ppf(0.975, res.dof) * res.se, rtol=1e-12)
     np.testing.assert_allclose(t["band_upper"], res.band_upper)
     np.testing.assert_allclose(t["plus"] - t["minus"], res.tau, rtol=1e-12)
 
@@ -59,8 +59,8 @@ def test_summary_header_says_what_was_fitted_and_how_inference_is_done(fit):
     lines = text.splitlines()
     assert lines[0] == "R3D (sharp, method = frechet, p = 2, kernel = triangular)"
     assert lines[1] == "  fit: local linear at h, bias-corrected by a local quadratic at b"
-    assert ("  standard errors: HC2; z = tau/se, P>|z| two-sided normal, ci: 95% pointwise interval "
-            "tau ± 1.96 se") in lines
+    assert (f"  standard errors: HC2; z = tau/se, P>|z| two-sided Student t with ν = {res.dof:.3g}, ci: 95% "
+            f"pointwise interval tau ± {student_t.ppf(0.975, res.dof):.3g} se") in lines
     band = (f"  95% studentized uniform band (B = 999): tau ± {res.crit_value:.4g} se; HC2 standard errors, "
             f"multivariate-t critical value with ν = {res.dof:.3g} (Bell–McCaffrey)")
     assert band in lines and res.residuals == "hc2" and 1 < res.dof < 300

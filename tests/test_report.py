@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 
 from r3d_teach import R3DResult, r3d
 from r3d_teach.report import ReportTables, latex_escape, markdown_escape, report_table
@@ -186,9 +187,13 @@ def test_without_bootstrap_no_band_no_tests(data):
     tab = report_table(res)
     assert list(tab.main.columns) == ["q", "tau", "se", "ci_lower", "ci_upper"]
     assert tab.bands == [] and not tab.design["item"].str.contains("test").any()
-    # without the bootstrap the pointwise interval is tau ± z se
-    np.testing.assert_allclose(tab.main["ci_upper"] - tab.main["tau"], 1.959963984540054 * res.se, rtol=1e-12)
-    assert "estimate ± z × its standard error" in tab.to_markdown()
+    # without the bootstrap the pointwise interval is tau ± t_ν se (Student t, the fit's nu)
+    t975 = student_t.ppf(0.975, res.dof)
+    np.testing.assert_allclose(tab.main["ci_upper"] - tab.main["tau"], t975 * res.se, rtol=1e-12)
+    assert f"estimate ± t(ν = {res.dof:.3g}) quantile × its standard error" in tab.to_markdown()
+    nrm = report_table(r3d(x, y, quantiles=Q9, n_boot=0, use_t=False))
+    np.testing.assert_allclose(nrm.main["ci_upper"] - nrm.main["tau"], 1.959963984540054 * res.se, rtol=1e-12)
+    assert "estimate ± z × its standard error" in nrm.to_markdown()
     assert "no tests and no uniform band" in tab.to_markdown()
     _check_latex(tab.to_latex())
     assert _md_rows(tab.to_markdown())[0][0] == ["q", "τ̂(q)", "s.e.", "95% CI (pointwise)"]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from r3d_teach import r3d, select_bandwidth, unit_quantiles
 
@@ -45,13 +46,17 @@ def test_conf_int_uniform_and_pointwise(fitted):
     np.testing.assert_allclose(sup, np.sort(boot.sup_stats))            # the same draws
     c90 = sup[int(np.ceil(0.9 * (999 - 1)))]
     np.testing.assert_allclose(unw.conf_int(alpha=0.10)["upper"], unw.tau + c90)
-    # pointwise: tau ± z se with the analytic se, whatever the band
+    # pointwise: tau ± t_ν se with the analytic se (Student t with the band's ν by default)
     pw = res.conf_int(kind="pointwise")
     np.testing.assert_allclose(pw["upper"], res.pointwise_upper)
-    np.testing.assert_allclose(pw["upper"], res.tau + norm.ppf(0.975) * res.se)
-    # without the bootstrap: pointwise from the analytic se, uniform refused
+    np.testing.assert_allclose(pw["upper"], res.tau + student_t.ppf(0.975, res.dof) * res.se)
+    # the unweighted band keeps the normal reference (R3D 0.1.0's inference)
+    np.testing.assert_allclose(unw.conf_int(kind="pointwise")["upper"], unw.tau + norm.ppf(0.975) * unw.se)
+    # without the bootstrap: the same pointwise interval (ν does not need the draws), uniform refused
     plain = r3d(x, y, quantiles=Q9, n_boot=0)
-    np.testing.assert_allclose(plain.conf_int(kind="pointwise")["upper"], plain.tau + norm.ppf(0.975) * plain.se)
+    np.testing.assert_allclose(plain.conf_int(kind="pointwise")["upper"],
+                               plain.tau + student_t.ppf(0.975, plain.dof) * plain.se)
+    assert plain.dof == pytest.approx(res.dof, rel=1e-12)
     with pytest.raises(ValueError, match="kind: a uniform band needs the bootstrap"):
         plain.conf_int()
     with pytest.raises(ValueError, match="kind: must be"):

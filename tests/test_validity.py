@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binom
+from scipy.stats import t as student_t
 
 matplotlib.use("Agg")
 
 from r3d_teach import r3d  # noqa: E402
 from r3d_teach import validity as val  # noqa: E402
 from r3d_teach.core import plotting  # noqa: E402
+from r3d_teach.core.dof import bell_mccaffrey_dof  # noqa: E402
 
 Q9 = np.arange(1, 10) / 10
 
@@ -152,8 +154,15 @@ def test_balance_equals_weighted_least_squares_at_fixed_h():
     assert np.isclose(tab.loc[0, "se"], se, rtol=1e-8)
     hc3 = val.covariate_balance(x, {"w": w}, h=0.6, residuals="hc3")
     assert np.isclose(hc3.loc[0, "se"], _wls_jump_and_hc3_se(x, w, 0.6)[1], rtol=1e-8)
+    # the interval is the fit's: Student t with its Bell-McCaffrey nu, or the normal with use_t=False
+    nu = bell_mccaffrey_dof(r3d(x, Q=w[:, None], quantiles=[0.5], method="simple", h=0.6, n_boot=0)
+                            .diagnostics.fits, "hc2")
+    t975 = student_t.ppf(0.975, nu)
+    assert np.isclose(tab.loc[0, "ci_upper"] - tab.loc[0, "ci_lower"], 2 * t975 * se, rtol=1e-8)
+    assert np.isclose(tab.loc[0, "p_value"], 2 * student_t.sf(abs(est) / se, nu), rtol=1e-8)
+    nrm = val.covariate_balance(x, {"w": w}, h=0.6, use_t=False)
     z = 1.959963984540054
-    assert np.isclose(tab.loc[0, "ci_upper"] - tab.loc[0, "ci_lower"], 2 * z * se, rtol=1e-8)
+    assert np.isclose(nrm.loc[0, "ci_upper"] - nrm.loc[0, "ci_lower"], 2 * z * se, rtol=1e-8)
     assert tab.loc[0, "h"] == 0.6 and tab.loc[0, "b"] == 0.6
 
 

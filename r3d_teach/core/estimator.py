@@ -45,7 +45,7 @@ from .influence import Influence, fuzzy_influence, sharp_influence
 from .inputs import Inputs, prepare_inputs
 from .locpoly import SIDES, bias_corrected_fit
 from .options import (DEFAULT_N_BOOT, Bandwidths, FitOptions, check_inference, check_options, check_windows,
-                      resolve_bandwidths)
+                      resolve_bandwidths, resolve_use_t)
 from .quantiles import safe_scale
 from .results import Diagnostics, FirstStage, R3DResult
 
@@ -153,6 +153,7 @@ def r3d(
     s: int | None = None,
     min_units: int = DEFAULT_MIN_UNITS,
     progress: bool = False,
+    use_t: bool | None = None,
 ) -> R3DResult:
     """Estimate the local average quantile treatment effect τ(q) at a cutoff (R3D).
 
@@ -212,6 +213,10 @@ def r3d(
         widened to p + 4 units when the pilot holds fewer (see
         :func:`r3d_teach.core.options.check_windows`).
     progress : show a progress bar over bootstrap chunks.
+    use_t : reference distribution of the per-quantile p-values and pointwise intervals.  None
+        (default): Student's t with the Bell-McCaffrey ν (``res.dof``) for the studentized band
+        with HC2/HC3 residuals (Imbens and Kolesár 2016; with 10-20 units a side the normal
+        over-rejects), the normal otherwise; False: the normal (rdrobust's convention); True: t.
 
     Returns
     -------
@@ -239,7 +244,7 @@ def r3d(
     opt = check_options(method=method, kernel=kernel, p=p, s=s, alpha=alpha, n_boot=n_boot, band=band,
                         tests=tests, rearrangement=rearrangement, residuals=residuals, min_units=min_units,
                         coverage_correction=coverage_correction, quantile_method=quantile_method,
-                        progress=progress, fuzzy=treatment is not None)
+                        progress=progress, use_t=use_t, fuzzy=treatment is not None)
     rng = validate.check_seed(seed)
     if multipliers is not None:
         multipliers = validate.as_real_array(multipliers, "multipliers")
@@ -297,15 +302,18 @@ def r3d(
                          weighted=inp.weighted, min_units=opt.min_units, scale=scale)),
     )
     _check_finite(res)
-    if opt.n_boot == 0 and multipliers is None:
-        return res
-
-    # 6. multiplier bootstrap (on the standardised scale, reported on y's), bands and tests; the
-    # studentized band's critical value is a multivariate t with the Bell-McCaffrey ν of the variance
+    # the Bell-McCaffrey ν of the variance: the studentized band's multivariate-t critical value, and
+    # the reference t distribution of the per-quantile p-values and intervals (use_t)
     dof = None
     if opt.band == "studentized":
         dof = fit_dof(fits, opt.residuals, inp.clusters, t_fits)
         res.dof = dof
+    res.use_t = resolve_use_t(opt.use_t, opt.band, opt.residuals)
+    res.set_pointwise()
+    if opt.n_boot == 0 and multipliers is None:
+        return res
+
+    # 6. multiplier bootstrap (on the standardised scale, reported on y's), bands and tests
     if "gini" in opt.tests:
         _check_gini(res.plus, res.minus, q)
     gini_parts = None

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from .bandwidth import BandwidthSelection
 from .bootstrap import BootstrapResult
@@ -172,10 +173,13 @@ class R3DResult:
     ``n_clusters``.  ``residuals`` is the residual rule used ("hc2" by default with the
     studentized band, "hc3" with the unweighted one), ``se`` that rule's standard error.
 
-    Per-quantile inference (always, from the analytic ``se``, as rdrobust): ``z`` = τ̂/se,
-    ``p_value`` = 2(1 - Φ(|z|)) and the pointwise interval ``pointwise_lower``/``pointwise_upper``
-    = τ̂ ± z_{1-α/2} se.  Where se = 0 the estimate is deterministic: z = 0 and p = 1 when
-    τ̂ = 0, z = ±∞ and p = 0 otherwise; the interval has zero width.
+    Per-quantile inference (always, from the analytic ``se``): ``z`` = τ̂/se, ``p_value`` and the
+    pointwise interval ``pointwise_lower``/``pointwise_upper`` = τ̂ ± t_{ν,1-α/2} se, with
+    Student's t and the Bell-McCaffrey ν of the studentized band (``use_t`` true, the default with
+    that band: with 10-20 units a side the normal reference over-rejects), or the normal,
+    2(1 - Φ(|z|)) and τ̂ ± z_{1-α/2} se (``use_t`` false: rdrobust's convention, and the unweighted
+    band).  Where se = 0 the estimate is deterministic: z = 0 and p = 1 when τ̂ = 0, z = ±∞ and
+    p = 0 otherwise; the interval has zero width.
 
     With the bootstrap (``n_boot`` > 0, default 999): ``band`` ("studentized" or
     "unweighted"), ``band_lower``/``band_upper`` (the uniform band) and ``crit_value`` (its
@@ -223,13 +227,31 @@ class R3DResult:
     residuals: str = "hc3"
     dof: float | None = None
     notes: list = field(default_factory=list)
+    use_t: bool = False
 
     def __post_init__(self):
         if self.s is None:
             self.s = max(int(self.p) - 1, 0)
         if self.pointwise_lower is None:
-            half = norm.ppf(1 - self.alpha / 2) * self.se
-            self.pointwise_lower, self.pointwise_upper = self.tau - half, self.tau + half
+            self.set_pointwise()
+
+    def set_pointwise(self) -> None:
+        """(Re)compute ``pointwise_lower``/``pointwise_upper`` = τ̂ ± :meth:`pointwise_quantile` · se."""
+        half = self.pointwise_quantile(self.alpha) * self.se
+        self.pointwise_lower, self.pointwise_upper = self.tau - half, self.tau + half
+
+    @property
+    def t_dof(self) -> float | None:
+        """The degrees of freedom of the per-quantile t reference distribution (ν), or None when the
+        per-quantile inference is normal (``use_t`` false, or ν infinite / not computed)."""
+        if self.use_t and self.dof is not None and np.isfinite(self.dof) and self.dof > 0:
+            return float(self.dof)
+        return None
+
+    def pointwise_quantile(self, alpha: float) -> float:
+        """The pointwise interval's multiplier: t_{ν, 1-α/2} when :attr:`t_dof` is set, else z_{1-α/2}."""
+        nu = self.t_dof
+        return float(norm.ppf(1 - alpha / 2) if nu is None else student_t.ppf(1 - alpha / 2, nu))
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -250,8 +272,12 @@ class R3DResult:
 
     @property
     def p_value(self) -> np.ndarray:
-        """Two-sided normal p-value per quantile, 2(1 - Φ(|τ̂/se|)) (1 where τ̂ = se = 0)."""
-        return 2.0 * norm.sf(np.abs(self.z))
+        """Two-sided p-value per quantile (1 where τ̂ = se = 0): 2(1 - F_ν(|τ̂/se|)) with F_ν Student's
+        t with ν = :attr:`t_dof` degrees of freedom (the default with the studentized band), else the
+        normal 2(1 - Φ(|τ̂/se|)) (``use_t=False``, rdrobust's convention; the unweighted band)."""
+        nu = self.t_dof
+        z = np.abs(self.z)
+        return 2.0 * (norm.sf(z) if nu is None else student_t.sf(z, nu))
 
     @property
     def fitted(self) -> str:
@@ -277,8 +303,9 @@ class R3DResult:
         ``kind="uniform"``: the fit's uniform band (``band``: τ̂ ± ĉ·se studentized, or τ̂ ± c
         unweighted), with the critical value the (1 - α) quantile of the stored per-draw
         statistics (needs ``n_boot > 0``; no refit for another α).  ``kind="pointwise"``:
-        τ̂ ± z_{1-α/2} se with the analytic ``se`` (as rdrobust; the bootstrap's own sd is
-        ``diagnostics.bootstrap.sd``).  ``alpha`` defaults to the fit's.
+        τ̂ ± t_{ν,1-α/2} se with the analytic ``se`` (z_{1-α/2} when the per-quantile inference is
+        normal: ``use_t=False`` as rdrobust, or the unweighted band; see :attr:`t_dof`; the
+        bootstrap's own sd is ``diagnostics.bootstrap.sd``).  ``alpha`` defaults to the fit's.
         """
         a = self.alpha if alpha is None else check_alpha(alpha)
         if kind not in ("uniform", "pointwise"):
@@ -290,7 +317,7 @@ class R3DResult:
                                  "(or ask for kind='pointwise')")
             half = boot.half_width(a)
         else:
-            half = norm.ppf(1 - a / 2) * self.se
+            half = self.pointwise_quantile(a) * self.se
         idx = pd.Index(self.quantiles, name="q")
         return pd.DataFrame({"lower": self.tau - half, "upper": self.tau + half}, index=idx)
 
@@ -379,8 +406,10 @@ class R3DResult:
             fs = self.first_stage
             lines.append(f"  first stage: {fs.minus:.4g} -> {fs.plus:.4g} (jump {fs.jump:.4g}, se {fs.se:.4g}; "
                          f"h_den = {fs.h_den:.4g}, b_den = {_fmt_b(fs.b_den)})")
-        lines.append(f"  standard errors: {self.variance}; z = tau/se, P>|z| two-sided normal, "
-                     f"ci: {level} pointwise interval tau ± {norm.ppf(1 - self.alpha / 2):.3g} se")
+        nu = self.t_dof
+        ref = "normal" if nu is None else f"Student t with ν = {nu:.3g}"
+        lines.append(f"  standard errors: {self.variance}; z = tau/se, P>|z| two-sided {ref}, "
+                     f"ci: {level} pointwise interval tau ± {self.pointwise_quantile(self.alpha):.3g} se")
         if self.band_lower is not None:
             lines.append(f"  {self._band_words()}")
         else:
