@@ -323,6 +323,15 @@ def test_notebooks_committed_without_outputs():
                        "--inplace, or nbstripout): " + ", ".join(dirty))
 
 
+def test_no_temporary_paths_or_kernel_files_in_pages(site):
+    """Executed outputs show no temporary paths (a warning's origin in a notebook is a file of the
+    kernel under /tmp): a reader sees the course, not the machine that built it."""
+    bad = re.compile(r"/tmp/|ipykernel_\d+/")
+    hits = [f"{path.relative_to(site)}: {m.group(0)!r}" for path in sorted((site / "book").glob("*.html"))
+            for m in [bad.search(path.read_text(errors="replace"))] if m]
+    assert not hits, "temporary paths in the built pages: " + "; ".join(hits)
+
+
 def test_no_broken_internal_links(site):
     # every page of the site; _static/ holds theme template fragments, not pages
     pages = sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in {"_static", "_sources"})
