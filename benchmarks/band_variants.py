@@ -2,7 +2,7 @@
 ``benchmarks/coverage_bands.py`` (issue 16, items 1-2).  Prototype for the library's bootstrap
 module: numpy/scipy only, vectorised over draws and levels, draws in chunks (bounded memory).
 
-Notation (as in ``r3d_teach.inference``): Φ (n × M) the influence terms on τ̂'s scale, summed
+Notation (as in ``r3d_teach.core.influence`` and ``r3d_teach.core.bootstrap``): Φ (n × M) the influence terms on τ̂'s scale, summed
 within clusters first when there are clusters; se(q) = √Σ_g φ_g(q)²; the Gaussian multiplier
 draws G_b = η_b R with R'R = Φ'Φ (M normals per draw, the law of Σ_g ξ_gb φ_g); draw b uses the
 b-th block of M standard normals of ``rng``, so the result does not depend on the chunk size and
@@ -65,6 +65,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
+from r3d_teach.core.quantiles import grid_weights  # midpoint weights summing to one
+
 __all__ = [
     "Band",
     "bm_dof",
@@ -81,7 +83,7 @@ __all__ = [
     "unweighted_band",
 ]
 
-#: elements (draws × dimensions) of one block of normals (as ``r3d_teach.inference``)
+#: elements (draws × dimensions) of one block of normals (as ``r3d_teach.core.bootstrap``)
 CHUNK_ELEMENTS = 4_000_000
 
 
@@ -108,25 +110,13 @@ def cluster_sums(phi: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
 
 def covariance_root(phi: np.ndarray) -> np.ndarray:
     """R (M × M) with R'R = Φ'Φ: Cholesky factor, or the symmetric eigen-root when singular
-    (as ``r3d_teach.inference.covariance_root``)."""
+    (as ``r3d_teach.core.bootstrap.covariance_root``)."""
     S = phi.T @ phi
     try:
         return np.linalg.cholesky(S).T
     except np.linalg.LinAlgError:
         lam, V = np.linalg.eigh(S)
         return np.sqrt(np.clip(lam, 0.0, None))[:, None] * V.T
-
-
-def grid_weights(q: np.ndarray) -> np.ndarray:
-    """Midpoint quadrature weights of a grid, summing to one (as ``r3d_teach.quantiles``)."""
-    q = np.asarray(q, dtype=float)
-    if q.size == 1:
-        return np.ones(1)
-    d = np.diff(q)
-    w = np.empty_like(q)
-    w[1:-1] = (d[:-1] + d[1:]) / 2.0
-    w[0], w[-1] = d[0], d[-1]
-    return w / w.sum()
 
 
 def critical_value(S: np.ndarray, alpha: float) -> float:
@@ -142,7 +132,7 @@ def p_value(S: np.ndarray, T: float) -> float:
 
 def _draws(phi_g: np.ndarray, B: int, rng: np.random.Generator, chunk_elements: int = CHUNK_ELEMENTS):
     """Yield (a, b, G[a:b]) with G_b = η_b R (R'R = Φ'Φ) when Φ has more rows than columns,
-    else G_b = ξ_b Φ (unit form), exactly as ``r3d_teach.inference.multiplier_bootstrap``."""
+    else G_b = ξ_b Φ (unit form), exactly as ``r3d_teach.core.bootstrap.multiplier_bootstrap``."""
     n, m = phi_g.shape
     R = covariance_root(phi_g) if n > m else phi_g
     k = R.shape[0]
@@ -194,6 +184,32 @@ def _dof_at(dof, pos: np.ndarray):
 
 
 # ------------------------------------------------------------------------------- constructions
+class _Parts(NamedTuple):
+    tau: np.ndarray
+    phi_g: np.ndarray
+    w: np.ndarray
+    rng: np.random.Generator
+    se: np.ndarray
+    pos: np.ndarray
+    phi_c: np.ndarray
+    tau_c: np.ndarray
+    sd_c: np.ndarray
+    pos_c: np.ndarray
+
+
+def _studentized_parts(tau, phi, clusters, quantiles, rng, floor) -> _Parts:
+    """What every studentized construction starts from: τ̂, the (cluster-summed) terms, the grid
+    weights, se and its live levels, and the centred terms with their sd and live levels."""
+    tau = np.asarray(tau, dtype=float)
+    phi_g = cluster_sums(np.asarray(phi, dtype=float), clusters)
+    w = grid_weights(np.asarray(quantiles, dtype=float))
+    rng = np.random.default_rng() if rng is None else rng
+    se = np.sqrt(np.sum(phi_g**2, axis=0))
+    phi_c, tau_c = _centre(phi_g, tau, w)
+    sd_c = np.sqrt(np.sum(phi_c**2, axis=0))
+    return _Parts(tau, phi_g, w, rng, se, se > floor, phi_c, tau_c, sd_c, sd_c > floor)
+
+
 def unweighted_band(tau, phi, clusters=None, quantiles=None, alpha: float = 0.05, rng=None,
                     n_boot: int = 999, floor: float = 0.0) -> Band:
     """R3D 0.1.0's band: τ̂ ± ĉ with ĉ the (1 - α) quantile of S_b = max_q |G_b(q)|.
@@ -232,17 +248,9 @@ def studentized_band(tau, phi, clusters=None, quantiles=None, alpha: float = 0.0
     :func:`kish_dof`).  ``scale``: an alternative positive weight s(q) in place of se(q) for the
     band statistic (e.g. a floored or smoothed se); the test then uses the same s.
     Levels with se(q) ≤ ``floor``: see the module docstring (out of every max, zero width)."""
-    tau = np.asarray(tau, dtype=float)
-    phi_g = cluster_sums(np.asarray(phi, dtype=float), clusters)
-    q = np.asarray(quantiles, dtype=float)
-    w = grid_weights(q)
-    rng = np.random.default_rng() if rng is None else rng
-    se = np.sqrt(np.sum(phi_g**2, axis=0))
+    tau, phi_g, w, rng, se, pos, phi_c, tau_c, sd_c, pos_c = _studentized_parts(tau, phi, clusters, quantiles,
+                                                                               rng, floor)
     s = se if scale is None else np.asarray(scale, dtype=float)
-    pos = se > floor
-    phi_c, tau_c = _centre(phi_g, tau, w)
-    sd_c = np.sqrt(np.sum(phi_c**2, axis=0))
-    pos_c = sd_c > floor
     S = np.empty(n_boot)
     H = np.empty(n_boot)
     for a, b, G in _draws(phi_g, n_boot, rng):
@@ -263,16 +271,8 @@ def studentized_mvt_band(tau, phi, clusters=None, quantiles=None, alpha: float =
     by √(W_b/ν), W_b ~ χ²_ν drawn after the B normal blocks (one shared variance estimate with
     ν degrees of freedom; ν = ∞ is :func:`studentized_band`).  Band τ̂ ± ĉ se; tests as there,
     with the same divisor for the centred process."""
-    tau = np.asarray(tau, dtype=float)
-    phi_g = cluster_sums(np.asarray(phi, dtype=float), clusters)
-    q = np.asarray(quantiles, dtype=float)
-    w = grid_weights(q)
-    rng = np.random.default_rng() if rng is None else rng
-    se = np.sqrt(np.sum(phi_g**2, axis=0))
-    pos = se > floor
-    phi_c, tau_c = _centre(phi_g, tau, w)
-    sd_c = np.sqrt(np.sum(phi_c**2, axis=0))
-    pos_c = sd_c > floor
+    tau, phi_g, w, rng, se, pos, phi_c, tau_c, sd_c, pos_c = _studentized_parts(tau, phi, clusters, quantiles,
+                                                                               rng, floor)
     S = np.empty(n_boot)
     H = np.empty(n_boot)
     for a, b, G in _draws(phi_g, n_boot, rng):
@@ -294,16 +294,8 @@ def bootstrap_t_band(tau, phi, clusters=None, quantiles=None, alpha: float = 0.0
     draw studentized by its own variance estimate V*_b(q) = Σ_g ξ_gb² φ_g(q)² (the variance
     formula applied to the perturbed terms ξ_gb φ_g):  S_b = max_q |G_b(q)| / √V*_b(q), band
     τ̂ ± ĉ se; homogeneity with the centred terms.  ``multiplier``: "gaussian" or "mammen"."""
-    tau = np.asarray(tau, dtype=float)
-    phi_g = cluster_sums(np.asarray(phi, dtype=float), clusters)
-    q = np.asarray(quantiles, dtype=float)
-    w = grid_weights(q)
-    rng = np.random.default_rng() if rng is None else rng
-    se = np.sqrt(np.sum(phi_g**2, axis=0))
-    pos = se > floor
-    phi_c, tau_c = _centre(phi_g, tau, w)
-    sd_c = np.sqrt(np.sum(phi_c**2, axis=0))
-    pos_c = sd_c > floor
+    tau, phi_g, w, rng, se, pos, phi_c, tau_c, sd_c, pos_c = _studentized_parts(tau, phi, clusters, quantiles,
+                                                                               rng, floor)
     n = phi_g.shape[0]
     size = max(1, min(n_boot, CHUNK_ELEMENTS // max(n, 1)))
     S = np.empty(n_boot)

@@ -490,9 +490,9 @@ CLUSTER_DESIGNS = {"150x5 shifts": (150, 5, 0.02, 1.0), "60x5 shifts": (60, 5, 0
 CLUSTER_VARIANTS = ("unweighted", "stud", "stud_bm", "stud_mvt_bm", "stud_hc2", "stud_hc2_bm", "stud_hc2_mvt_bm")
 
 
-def one_rep_cluster(design: str, rep: int, B: int, seed: int, n_obs: int = 100) -> list[dict]:
-    """Clustered multipliers (one per cluster; CR3 residuals with "hc3", unit HC2 residuals summed
-    within clusters with "hc2"), the clustered Bell-McCaffrey ν; 9 deciles."""
+def _cluster_data(design: str, rep: int, seed: int, n_obs: int):
+    """One clustered data set of ``design`` (the seeds of repetition ``rep``): x, the cluster
+    codes, the unit quantiles on the deciles, the grid, the true tau and the bootstrap's seed."""
     G, m, spread, s_u = CLUSTER_DESIGNS[design]
     q = GRIDS[9]
     ss = np.random.SeedSequence([seed, _crc(design), G, m, rep])
@@ -505,6 +505,13 @@ def one_rep_cluster(design: str, rep: int, B: int, seed: int, n_obs: int = 100) 
     sig = 1 + 0.5 * (x >= 0)
     Q = order_stat_quantiles(lambda u: loc[:, None] + sig[:, None] * special.ndtri(u), G * m, n_obs, q, rng)
     tr = 0.5 * special.ndtri(q)
+    return x, cl, Q, q, tr, boot_ss
+
+
+def one_rep_cluster(design: str, rep: int, B: int, seed: int, n_obs: int = 100) -> list[dict]:
+    """Clustered multipliers (one per cluster; CR3 residuals with "hc3", unit HC2 residuals summed
+    within clusters with "hc2"), the clustered Bell-McCaffrey ν; 9 deciles."""
+    x, cl, Q, q, tr, boot_ss = _cluster_data(design, rep, seed, n_obs)
     fits = {}
     for rule in ("hc3", "hc2"):
         with warnings.catch_warnings():
@@ -541,18 +548,7 @@ def one_rep_cluster_library(design: str, rep: int, B: int, seed: int, n_obs: int
     """:func:`one_rep_cluster`'s data (the same seeds) through ``r3d(..., cluster=cl, band=...)``:
     the default studentized band (HC2 summed within clusters, clustered ν), the unweighted band
     (CR3) and the studentized band with CR3 residuals and their exact clustered ν."""
-    G, m, spread, s_u = CLUSTER_DESIGNS[design]
-    q = GRIDS[9]
-    ss = np.random.SeedSequence([seed, _crc(design), G, m, rep])
-    data_ss, boot_ss = ss.spawn(2)
-    rng = np.random.default_rng(data_ss)
-    xg = rng.uniform(-1, 1, G)
-    x = np.clip(np.repeat(xg, m) + rng.normal(0, spread, G * m), -1, 1)
-    cl = np.repeat(np.arange(G), m)
-    loc = 1 + x + np.repeat(rng.normal(0, s_u, G), m) + rng.normal(0, 0.3, G * m)
-    sig = 1 + 0.5 * (x >= 0)
-    Q = order_stat_quantiles(lambda u: loc[:, None] + sig[:, None] * special.ndtri(u), G * m, n_obs, q, rng)
-    tr = 0.5 * special.ndtri(q)
+    x, cl, Q, q, tr, boot_ss = _cluster_data(design, rep, seed, n_obs)
     rows = []
     for band, rule in LIB_CLUSTER_VARIANTS:
         with warnings.catch_warnings():

@@ -239,21 +239,22 @@ def _appendix(density, balance, placebo, donut, sensitivity, window) -> pd.DataF
         for _, r in b.iterrows():
             rows.append(("Covariate balance", str(r["covariate"]), "jump at the cutoff", r["estimate"], r["se"],
                          r["p_value"], r["n_left"], r["n_right"]))
-    if placebo is not None:
-        p = _frame(placebo, "placebo", "placebo_cutoffs", ["cutoff", "side", "mean_tau", "nullity_p"])
-        for _, r in p.iterrows():
-            rows.append(("Placebo cutoff", f"c = {r['cutoff']:g} ({r['side']} of the cutoff)", "mean of tau over q",
-                         r["mean_tau"], nan, r["nullity_p"], r["n_left"], r["n_right"]))
-    if donut is not None:
-        d = _frame(donut, "donut", "donut", ["radius", "n_excluded", "mean_tau", "nullity_p"])
-        for _, r in d.iterrows():
-            rows.append(("Donut", f"units within {r['radius']:.3g} of c left out ({int(r['n_excluded'])})",
-                         "mean of tau over q", r["mean_tau"], nan, r["nullity_p"], r["n_left"], r["n_right"]))
-    if sensitivity is not None:
-        s = _frame(sensitivity, "sensitivity", "bandwidth_sensitivity", ["multiple", "h", "mean_tau", "nullity_p"])
-        for _, r in s.iterrows():
-            rows.append(("Bandwidth sensitivity", f"{r['multiple']:g} x h (h = {r['h']:.3g})", "mean of tau over q",
-                         r["mean_tau"], nan, r["nullity_p"], r["n_left"], r["n_right"]))
+    # the refits (placebo cutoffs, donut, bandwidth sensitivity): one row per setting, the mean of
+    # tau over q and the nullity p-value
+    refits = (
+        (placebo, "placebo", "placebo_cutoffs", ["cutoff", "side"], "Placebo cutoff",
+         lambda r: f"c = {r['cutoff']:g} ({r['side']} of the cutoff)"),
+        (donut, "donut", "donut", ["radius", "n_excluded"], "Donut",
+         lambda r: f"units within {r['radius']:.3g} of c left out ({int(r['n_excluded'])})"),
+        (sensitivity, "sensitivity", "bandwidth_sensitivity", ["multiple", "h"], "Bandwidth sensitivity",
+         lambda r: f"{r['multiple']:g} x h (h = {r['h']:.3g})"),
+    )
+    for table, arg, func, keys, check, setting in refits:
+        if table is None:
+            continue
+        for _, r in _frame(table, arg, func, keys + ["mean_tau", "nullity_p"]).iterrows():
+            rows.append((check, setting(r), "mean of tau over q", r["mean_tau"], nan, r["nullity_p"],
+                         r["n_left"], r["n_right"]))
     if window is not None:
         if not isinstance(window, WindowSelection):
             raise TypeError("window: must be the WindowSelection returned by r3d_teach.locrand.select_window, got "

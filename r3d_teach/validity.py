@@ -24,7 +24,7 @@ Each check returns a tidy :class:`pandas.DataFrame`; the figures are in :mod:`r3
 
 The last three return one summary row per setting (cutoff, radius or multiple); the effect
 curves behind them are in ``out.attrs["curves"]`` (one row per setting and quantile level:
-``q, tau, band_lower, band_upper, pointwise_lower, pointwise_upper``).
+``q, tau, se, band_lower, band_upper, pointwise_lower, pointwise_upper``).
 
 Every function accepts the data forms of :func:`r3d_teach.r3d`: arrays ``x, y`` (one sample per
 unit), or a long table ``data=df, unit="col"`` with column names for ``x``, ``y`` (and, through
@@ -76,7 +76,7 @@ INSTALL_HINT = 'pip install "rddensity>=3.0" "lpdensity>=3.0" (the "validity" ex
 _PER_UNIT = ("weights", "treatment", "cluster", "Q", "multipliers")
 # keyword arguments of r3d that are column names when data= is used
 _COLUMN_ARGS = ("weights", "treatment", "cluster")
-_CURVE_COLS = ["q", "tau", "band_lower", "band_upper", "pointwise_lower", "pointwise_upper"]
+_CURVE_COLS = ["q", "tau", "se", "band_lower", "band_upper", "pointwise_lower", "pointwise_upper"]
 #: the keyword arguments r3d accepts (anything else in ``**r3d_kwargs`` is refused up front)
 _R3D_ARGS = frozenset(inspect.signature(r3d).parameters)
 

@@ -294,6 +294,7 @@ def test_donut_zero_radius_equals_plain_fit_and_counts_exclusions():
     c0 = d.attrs["curves"].query("radius == 0")
     assert np.array_equal(c0["tau"].to_numpy(), plain.tau)
     assert np.array_equal(c0["band_lower"].to_numpy(), plain.band_lower)
+    assert np.array_equal(c0["se"].to_numpy(), plain.se)          # the curves carry each fit's se
     assert d.loc[0, "nullity_p"] == plain.tests.set_index("test").loc["nullity", "p_value"]
     assert d["n_excluded"].tolist() == [0, int((np.abs(x) < 0.1).sum())]
     keep = np.abs(x) >= 0.1

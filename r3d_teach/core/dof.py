@@ -70,7 +70,7 @@ import numpy as np
 from scipy.linalg import qr, solve_triangular
 
 from .locpoly import SIDES
-from .residuals import leverage_divisor
+from .residuals import cluster_blocks, leverage_divisor
 
 __all__ = ["bell_mccaffrey_dof", "fit_dof", "dof_from_w", "side_weights", "side_basis", "moments_low_rank",
            "DENSE_WORK", "HIGH_LEVERAGE", "AMPLIFIED"]
@@ -130,15 +130,8 @@ def side_weights(fit, rule: str, column: int = 0, clusters: np.ndarray | None = 
 
 
 def _cr3_weights(om, clusters, F, G) -> np.ndarray:
-    codes, g_of = np.unique(clusters, return_inverse=True)
-    order = np.argsort(g_of, kind="stable")
-    counts = np.bincount(g_of, minlength=codes.size)
-    gmax = int(counts.max())
-    slot = np.arange(om.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    idx = np.full((codes.size, gmax), -1)
-    idx[g_of[order], slot] = order
-    pad = idx < 0
-    safe = np.where(pad, 0, idx)
+    idx, pad, safe = cluster_blocks(clusters)
+    gmax = idx.shape[1]
     Fg, Gg = F[safe], G[safe]                                   # (G, g, k)
     H = np.einsum("gik,gjk->gij", Fg, Gg)                       # H_ij = F_i·G_j within the cluster
     H = np.where(pad[:, :, None] | pad[:, None, :], 0.0, H)

@@ -37,7 +37,7 @@ import numpy as np
 from .frechet import isotonic_projection
 from .locpoly import BiasCorrectedFit, broadcast_column, side_mask, union_rows
 from .quantiles import row_blocks
-from .residuals import bootstrap_residuals, leverage_divisor, nn_residuals
+from .residuals import bootstrap_residuals, cluster_blocks, leverage_divisor, nn_residuals
 
 #: rows of φ per product when Φ'Φ is accumulated (a 99-level grid: about 16 MB)
 GRAM_ROWS = 20_000
@@ -186,15 +186,8 @@ def cluster_leverage_residuals(bias, rows: np.ndarray, clusters: np.ndarray, e: 
     cluster close in x pull the fit together, so their in-sample residuals sum to too little;
     unit by unit this is the HC3 factor 1/(1 - ℓ_i).  ``rows``: the units of ``e`` (n_r, M),
     ``clusters``: their cluster codes."""
-    codes, g_of = np.unique(clusters, return_inverse=True)
-    order = np.argsort(g_of, kind="stable")
-    counts = np.bincount(g_of, minlength=codes.size)
-    gmax = int(counts.max())
-    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    idx = np.full((codes.size, gmax), -1)
-    idx[g_of[order], slot] = order
-    pad = idx < 0
-    safe = np.where(pad, 0, idx)
+    idx, pad, safe = cluster_blocks(clusters)
+    gmax = idx.shape[1]
     u = bias.xc[rows, None] / bias.h[None, :]                      # (n_r, M)
     K = bias.active_values(bias.k_active, rows)                     # (n_r, M)
     P = u[..., None] ** np.arange(bias.p + 1)                       # (n_r, M, p+1)

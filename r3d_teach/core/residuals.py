@@ -32,7 +32,8 @@ import numpy as np
 
 from .validate import check_choice
 
-__all__ = ["RESIDUAL_RULES", "LEVERAGE_ONE", "bootstrap_residuals", "leverage_divisor", "nn_residuals"]
+__all__ = ["RESIDUAL_RULES", "LEVERAGE_ONE", "bootstrap_residuals", "cluster_blocks", "leverage_divisor",
+           "nn_residuals"]
 
 RESIDUAL_RULES = ("hc3", "hc2", "nn", "raw")
 #: 1 - ℓ below this counts as a leverage of one (no leverage correction there)
@@ -94,3 +95,23 @@ def leverage_divisor(leverage, rule: str = "hc3") -> np.ndarray:
         return np.ones_like(one_minus)
     scale = np.where(one_minus > LEVERAGE_ONE, one_minus, 1.0)
     return np.sqrt(scale) if rule == "hc2" else scale
+
+
+def cluster_blocks(clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The units of each cluster as a padded (G, g_max) index array, for the per-cluster blocks of
+    CR3: ``idx[g, s]`` is the s-th unit (in input order) of the g-th cluster (sorted codes), -1
+    past the cluster's size; ``pad = idx < 0``; ``safe`` is ``idx`` with the padding set to 0 (to
+    gather with, then mask by ``pad``).
+
+    >>> idx, pad, safe = cluster_blocks(np.array([7, 3, 7, 7]))
+    >>> idx.tolist(), pad.sum().item(), safe.min().item()
+    ([[1, -1, -1], [0, 2, 3]], 2, 0)
+    """
+    codes, g_of = np.unique(clusters, return_inverse=True)
+    order = np.argsort(g_of, kind="stable")
+    counts = np.bincount(g_of, minlength=codes.size)
+    slot = np.arange(g_of.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx = np.full((codes.size, int(counts.max())), -1)
+    idx[g_of[order], slot] = order
+    pad = idx < 0
+    return idx, pad, np.where(pad, 0, idx)
